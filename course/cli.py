@@ -1,0 +1,126 @@
+"""The `course` command: release, grade, check, experiment.
+
+Each subcommand imports what it needs when it runs, so `course grade` never loads TensorFlow in
+the parent process.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def release(args: argparse.Namespace) -> int:
+    from course.release import ReleaseError, stale_labs, write_labs
+
+    try:
+        if args.check:
+            stale = stale_labs()
+            if stale:
+                print(f"labs/ is not what solutions/ generates: {', '.join(stale)}; run 'course release' to regenerate it.")
+                return 1
+            print("labs/ is up to date with solutions/.")
+            return 0
+        for path in write_labs():
+            print(f"wrote {path}")
+        return 0
+    except ReleaseError as error:
+        print(f"course release: {error}", file=sys.stderr)
+        return 2
+
+
+# --- course experiment ---------------------------------------------------------------------------
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 32,64,128, got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
+    return widths
+
+
+def experiment(args: argparse.Namespace) -> int:
+    from course.data import DataError
+    from course.experiments import ExperimentError, Options, experiment_command, run_experiment
+    from course.impl import ImplementationError
+
+    options = Options(rotation_batches=args.rotation_batches, schedule=args.schedule, widths=args.widths,
+                      simclr_epochs=args.simclr_epochs, temperature=args.temperature, seed=args.seed)
+    command = experiment_command(args.name, args.data, args.budget, args.impl, args.out, options)
+    try:
+        run_experiment(args.name, data=args.data, budget=args.budget, impl=args.impl, out=Path(args.out),
+                       options=options, command=command)
+    except (DataError, ImplementationError, ExperimentError) as error:
+        message = " ".join(str(error).split())  # one line, whatever the message holds
+        print(f"course experiment: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_experiment_parser(commands) -> None:
+    exp = commands.add_parser("experiment", help="train and evaluate the workshop's table with an implementation of the labs")
+    exp.add_argument("name", choices=("supervised", "rotation", "context", "jigsaw", "simclr", "all"),
+                     help="which rows: supervised, rotation or simclr and their baselines, or all of them (context and jigsaw need lab 3)")
+    exp.add_argument("--data", default="tfds", help="'tfds' (download CIFAR-10) or a folder with train/<class>/*.jpg|png and test/<class>/*.jpg|png")
+    exp.add_argument("--budget", choices=("quick", "full"), default="quick",
+                     help="quick: a few minutes on a 2-core CPU (CI); full: the workshop's protocol (default: quick)")
+    exp.add_argument("--impl", default="solutions", help="whose lab functions: 'solutions', 'labs' or a folder of lab files (default: solutions)")
+    exp.add_argument("--out", default="runs/experiment", help="folder for results.md, results.json and the figures (default: runs/experiment)")
+    exp.add_argument("--rotation-batches", choices=("groups", "shuffled"), default="groups",
+                     help="groups (default): all four rotations of an image in one batch, as RotNet does; shuffled: lab 2's make_rotation_dataset")
+    exp.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                     help="pretraining learning rate: cosine decay from 1e-3 (default) or constant 1e-3; labelled phases always use 1e-3")
+    exp.add_argument("--widths", type=_widths, default=None,
+                     help="backbone widths such as 32,64,128 for every row (default: lab 1's build_backbone, 8,16,32)")
+    exp.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR pretraining epochs (default: the budget's)")
+    exp.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature (default 0.5)")
+    exp.add_argument("--seed", type=int, default=0, help="base seed of every phase (default 0)")
+    exp.set_defaults(run=experiment)
+
+
+def grade(args: argparse.Namespace) -> int:
+    from course.grading.grade import run
+
+    return run(args)
+
+
+def check(args: argparse.Namespace) -> int:
+    from course.grading.grade import run
+
+    return run(args, check=True)
+
+
+def _add_grading_parsers(commands) -> None:
+    from course.grading.grade import add_arguments  # argparse only: no TensorFlow, no student code
+
+    gra = commands.add_parser(
+        "grade", help="grade submissions (folders of lab files) against the reference solutions",
+        description="Grades each lab of each submission in its own child process and prints a report. "
+                    "Exit status 0 whenever grading completed, whatever the scores; 2 if it could not run.")
+    add_arguments(gra)
+    gra.set_defaults(run=grade)
+    che = commands.add_parser(
+        "check", help="grade your own labs/ (checks that need the reference solutions run when you submit)",
+        description="Grades labs/ as 'course grade' does; checks that need the reference solutions are "
+                    "listed as checked at submission.")
+    add_arguments(che, check=True)
+    che.set_defaults(run=check)
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="course", description="An Introduction to Self-Supervised Learning: labs, grading and experiments.")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    rel = commands.add_parser("release", help="generate labs/ from solutions/")
+    rel.add_argument("--check", action="store_true", help="exit 1, naming the files, if labs/ differ from what would be generated")
+    rel.set_defaults(run=release)
+    _add_grading_parsers(commands)
+    _add_experiment_parser(commands)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)

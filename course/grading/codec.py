@@ -1,0 +1,132 @@
+"""A wire format for plain data that, unlike pickle, cannot execute code when it is read.
+
+A message is a JSON document plus NumPy arrays saved with `allow_pickle=False`. It carries None,
+bools, numbers, strings, lists, tuples, dicts with string keys, NumPy arrays and scalars, and
+`AsTensor` (an array the worker turns into a `tf.Tensor` before calling student code).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+import time
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AsTensor:
+    """An argument the student's function receives as a `tf.Tensor` rather than a NumPy array."""
+
+    array: np.ndarray
+    dtype: str | None = None
+
+
+class CodecError(ValueError):
+    """A message that is not in the wire format (for instance, bytes the student's code wrote)."""
+
+
+def encode(obj: Any) -> bytes:
+    """Serialises `obj`: 8-byte JSON length, JSON, then each array as length + .npy bytes."""
+    arrays: list[bytes] = []
+
+    def walk(value: Any) -> Any:
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, float)):
+            return value
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            buffer = io.BytesIO()
+            np.save(buffer, value, allow_pickle=False)
+            arrays.append(buffer.getvalue())
+            return {"__array__": len(arrays) - 1}
+        if isinstance(value, AsTensor):
+            return {"__tensor__": walk(np.asarray(value.array)), "dtype": value.dtype}
+        if isinstance(value, tuple):
+            return {"__tuple__": [walk(item) for item in value]}
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        if isinstance(value, dict):
+            if not all(isinstance(key, str) for key in value):
+                raise CodecError("only dicts with string keys can be sent")
+            return {"__dict__": {key: walk(item) for key, item in value.items()}}
+        raise CodecError(f"cannot send a {type(value).__name__}")
+
+    header = json.dumps(walk(obj)).encode()
+    parts = [struct.pack("<Q", len(header)), header]
+    for blob in arrays:
+        parts += [struct.pack("<Q", len(blob)), blob]
+    return b"".join(parts)
+
+
+def decode(data: bytes, tensor=None) -> Any:
+    """The inverse of `encode`. `tensor(array, dtype)` builds `AsTensor` values (the worker's hook)."""
+    try:
+        (length,) = struct.unpack_from("<Q", data, 0)
+        document = json.loads(data[8 : 8 + length])
+        arrays, offset = [], 8 + length
+        while offset < len(data):
+            (size,) = struct.unpack_from("<Q", data, offset)
+            arrays.append(np.load(io.BytesIO(data[offset + 8 : offset + 8 + size]), allow_pickle=False))
+            offset += 8 + size
+    except (struct.error, ValueError, OSError) as error:
+        raise CodecError(f"malformed message: {error}") from None
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if "__array__" in value:
+            return arrays[value["__array__"]]
+        if "__tensor__" in value:
+            array = walk(value["__tensor__"])
+            return tensor(array, value["dtype"]) if tensor else AsTensor(array, value["dtype"])
+        if "__tuple__" in value:
+            return tuple(walk(item) for item in value["__tuple__"])
+        if "__dict__" in value:
+            return {key: walk(item) for key, item in value["__dict__"].items()}
+        raise CodecError(f"unknown value {value!r}")
+
+    try:
+        return walk(document)
+    except (IndexError, KeyError, TypeError) as error:
+        raise CodecError(f"malformed message: {error}") from None
+
+
+def write_message(fd: int, obj: Any) -> None:
+    """Writes one length-prefixed message to a file descriptor."""
+    payload = encode(obj)
+    view = memoryview(struct.pack("<Q", len(payload)) + payload)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(fd: int, deadline: float | None = None, limit: int = 1 << 30, tensor=None) -> Any:
+    """Reads one message; `TimeoutError` past `deadline` (monotonic), `EOFError` if the writer died."""
+    (size,) = struct.unpack("<Q", _read_exactly(fd, 8, deadline))
+    if size > limit:
+        raise CodecError(f"a message of {size} bytes is larger than the limit of {limit}")
+    return decode(_read_exactly(fd, size, deadline), tensor)

@@ -1,0 +1,366 @@
+"""`course grade` and `course check`: submissions x labs, each lab graded in its own child process.
+
+Every (submission, lab) pair is one `runner.grade_lab` run (pytest on the lab's autograder tests,
+the student's code in a worker below it), so a submission that hangs, crashes or misbehaves costs
+only its own points; `--jobs N` runs N of them at once on threads. This process imports neither
+TensorFlow nor any student code: the scores are assembled here from the checks' outcomes, which
+only the grader's pytest process writes. The reports are in `course.grading.reports`.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from course import LABS, ROOT
+from course.grading.runner import LabResult, TestResult, collect, grade_lab, graded_labs
+
+CALL_TIMEOUT = 30.0  # one call of student code; the solutions' calls take well under 2 s
+IMPORT_TIMEOUT = 60.0  # importing one lab file (after TensorFlow has started)
+WALL_LIMIT = 300.0  # one lab of one submission, everything included
+SEARCH_DEPTH = 3  # how deep to look for a lab file that is not at the top of a submission
+
+
+@dataclass
+class SubmissionResult:
+    """One submission's grades: a `LabResult` per graded lab, in the order of the labs."""
+
+    name: str
+    folder: Path
+    labs: list[LabResult] = field(default_factory=list)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # not problems: e.g. where a lab file was found
+
+    @property
+    def score(self) -> float:
+        return sum(lab.score for lab in self.labs)
+
+    @property
+    def max_score(self) -> float:
+        return sum(lab.max_score for lab in self.labs)
+
+    @property
+    def tests(self) -> list[TestResult]:
+        return [test for lab in self.labs for test in lab.tests]
+
+    @property
+    def skipped(self) -> list[TestResult]:
+        """Checks that could not run here (they need the reference solutions)."""
+        return [test for test in self.tests if test.status == "skipped"]
+
+    def lab(self, name: str) -> LabResult | None:
+        return next((lab for lab in self.labs if lab.lab == name), None)
+
+    def problems(self) -> list[str]:
+        """What went wrong beyond wrong answers, one short line per lab affected."""
+        return [f"{lab.lab}: {problem}" for lab in self.labs for problem in lab_problems(lab)]
+
+
+def first_line(text: str, width: int = 160) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def lab_problems(result: LabResult) -> list[str]:
+    """Short descriptions of what stopped a lab's checks from running normally (not wrong answers)."""
+    problems = [first_line(result.problem)] if result.problem else []
+    failed = [test for test in result.tests if test.status == "failed"]
+    if any(test.kind == "forbidden" for test in failed):
+        return problems  # result.problem says it
+    outputs = {test.output for test in failed}
+    if failed and len(failed) == len(result.tests) and len(outputs) == 1 and failed[0].kind in ("missing_file", "import", "timeout", "crash", "protocol"):
+        return problems + [first_line(failed[0].output)]  # the whole lab failed for one reason (an import that failed)
+    counts = Counter(test.kind for test in failed)
+    words = {"timeout": "timed out", "crash": "crashed the Python process", "protocol": "corrupted the grader's channel"}
+    for kind, said in words.items():
+        if counts[kind]:
+            problems.append(f"{counts[kind]} check{'s' if counts[kind] > 1 else ''} {said}")
+    missing = sorted({test.exercise for test in failed if test.kind == "missing_function"})
+    if missing:
+        problems.append("no function " + ", ".join(f"{name}()" for name in missing))
+    return problems
+
+
+def unique_names(folders: list[Path]) -> list[str]:
+    """Display names: each folder's name, made unique with its parents' names or a number."""
+    names = [folder.name or str(folder) for folder in folders]
+    for i, folder in enumerate(folders):
+        if names.count(names[i]) > 1 and folder.parent.name:
+            names[i] = f"{folder.parent.name}-{folder.name}"
+    seen: Counter = Counter()
+    for i, name in enumerate(names):
+        seen[name] += 1
+        if names.count(name) > 1:
+            names[i] = f"{name}-{seen[name]}"
+    return names
+
+
+def locate(folder: Path, module: str) -> tuple[Path | None, str]:
+    """The folder that holds `module`.py in a submission: its top level, or else the one subfolder
+    (a few levels down) that holds it, as when a student uploads a zip of a folder. And a note."""
+    if (folder / f"{module}.py").is_file():
+        return folder, ""
+    found, level = [], [folder]
+    for _ in range(SEARCH_DEPTH):
+        level = [sub for parent in level[:200] for sub in _subfolders(parent)]
+        found += [sub / f"{module}.py" for sub in level if (sub / f"{module}.py").is_file()]
+    if len(found) == 1:
+        return found[0].parent, f"{module}.py was graded from {found[0].parent.relative_to(folder)}/"
+    if len(found) > 1:
+        where = ", ".join(str(path.relative_to(folder)) for path in found[:4])
+        return None, f"{module}.py is in several folders ({where}); hand in exactly one"
+    return None, ""
+
+
+def _subfolders(parent: Path) -> list[Path]:
+    try:
+        return [sub for sub in sorted(parent.iterdir())
+                if sub.is_dir() and not sub.is_symlink() and not sub.name.startswith((".", "__"))]
+    except OSError:
+        return []
+
+
+def missing_lab(template: LabResult, message: str) -> LabResult:
+    result = copy.deepcopy(template)
+    for test in result.tests:
+        test.status, test.score, test.output, test.kind = "failed", 0.0, message, "missing_file"
+    return result
+
+
+def not_run(template: LabResult, problem: str) -> LabResult:
+    result = copy.deepcopy(template)
+    result.problem = problem
+    for test in result.tests:
+        test.status, test.score, test.output, test.kind = "failed", 0.0, f"not run: {problem}", ""
+    return result
+
+
+def grade_submissions(
+    folders: list[Path],
+    labs: list[str] | None = None,
+    jobs: int = 1,
+    call_timeout: float = CALL_TIMEOUT,
+    import_timeout: float = IMPORT_TIMEOUT,
+    wall_limit: float = WALL_LIMIT,
+    solutions: Path | None = None,
+    on_lab: Callable[[SubmissionResult, LabResult], None] | None = None,
+    on_submission: Callable[[SubmissionResult], None] | None = None,
+) -> list[SubmissionResult]:
+    """Grades every lab of every submission; raises `runner.CollectionError` if the autograder
+    itself cannot be collected. Nothing a submission does stops the others from being graded."""
+    labs = list(labs or graded_labs())
+    catalog = collect(labs)  # names and points of every check, even for labs that cannot run
+    results = [SubmissionResult(name, Path(folder)) for name, folder in zip(unique_names([Path(f) for f in folders]), folders)]
+    slots: dict[tuple[int, str], LabResult] = {}
+    tasks: list[tuple[int, str, Path]] = []
+    for index, submission in enumerate(results):
+        for lab in labs:
+            folder, note = locate(submission.folder, LABS[lab])
+            if note:
+                submission.notes.append(note)
+            if folder is None:
+                slots[index, lab] = missing_lab(catalog[lab], note or f"{LABS[lab]}.py is not in the submission.")
+            else:
+                tasks.append((index, lab, folder))
+    remaining = Counter(index for index, _, _ in tasks)
+    started: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def finish(index: int) -> None:
+        submission = results[index]
+        submission.labs = [slots[index, lab] for lab in labs]
+        if on_submission:
+            on_submission(submission)
+
+    def run(index: int, lab: str, folder: Path) -> LabResult:
+        with lock:
+            started.setdefault(index, time.monotonic())
+        try:
+            result = grade_lab(folder, lab, wall_limit=wall_limit, call_timeout=call_timeout,
+                               import_timeout=import_timeout, solutions=solutions)
+        except Exception as error:  # noqa: BLE001  (one failure of the grader must not stop a batch)
+            return not_run(catalog[lab], f"the grader failed on this lab ({type(error).__name__}: {error}); "
+                                         "please report this to the course staff")
+        if not result.tests:  # the grading run ended before it had even collected the checks
+            filled = not_run(catalog[lab], result.problem or "the grading run ended before any check ran")
+            filled.seconds, filled.printed, filled.printed_bytes = result.seconds, result.printed, result.printed_bytes
+            return filled
+        return result
+
+    for index in range(len(results)):
+        if not remaining[index]:
+            finish(index)
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
+    try:
+        futures = {pool.submit(run, *task): task for task in tasks}
+        for future in as_completed(futures):
+            index, lab, _ = futures[future]
+            slots[index, lab] = future.result()
+            if on_lab:
+                on_lab(results[index], slots[index, lab])
+            remaining[index] -= 1
+            if not remaining[index]:
+                results[index].seconds = time.monotonic() - started[index]
+                finish(index)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: the running children get it too
+        raise
+    pool.shutdown()
+    return results
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+class UsageError(Exception):
+    """Bad arguments: the grader cannot run (exit status 2)."""
+
+
+def resolve_labs(names: list[str] | None) -> list[str]:
+    from course.impl import ImplementationError, lab_module_name
+
+    available = graded_labs()
+    if not names:
+        if not available:
+            raise UsageError(f"no lab has autograder tests in {ROOT / 'tests' / 'autograder'}")
+        return available
+    chosen = []
+    for name in names:
+        try:
+            module = lab_module_name(name)
+        except ImplementationError as error:
+            raise UsageError(str(error)) from None
+        lab = next(short for short, long in LABS.items() if long == module)
+        if lab not in available:
+            raise UsageError(f"{lab} has no autograder tests yet (the graded labs are {', '.join(available) or 'none'})")
+        if lab not in chosen:
+            chosen.append(lab)
+    return [lab for lab in LABS if lab in chosen]
+
+
+def resolve_folder(name: str) -> Path:
+    from course.impl import ImplementationError, impl_dir
+
+    try:
+        return impl_dir(name)
+    except ImplementationError:
+        raise UsageError(f"no such folder: {name}") from None
+
+
+def check_writable(path: str | None, directory: bool = False) -> None:
+    if path is None:
+        return
+    target = Path(path)
+    parent = target if directory and target.is_dir() else target.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {parent} does not exist")
+    if target.is_dir() and not directory:
+        raise UsageError(f"cannot write {path}: it is a folder")
+
+
+def run(args, check: bool = False) -> int:
+    """`course grade` (check=False) or `course check` (check=True); returns the exit status."""
+    from course.grading import reports
+    from course.grading.runner import CollectionError
+
+    out = sys.stdout
+    try:
+        if check:
+            folders = [ROOT / "labs"]
+            if not folders[0].is_dir():
+                raise UsageError(f"there is no labs/ folder in {ROOT}")
+            labs = resolve_labs([args.lab] if args.lab else None)
+        else:
+            folders = [resolve_folder(name) for name in args.submissions]
+            labs = resolve_labs(args.lab)
+        for option in ("call_timeout", "import_timeout", "wall_limit"):
+            if getattr(args, option) <= 0:
+                raise UsageError(f"--{option.replace('_', '-')} must be positive")
+        if getattr(args, "jobs", 1) < 1:
+            raise UsageError("--jobs must be at least 1")
+        solutions = Path(args.solutions).expanduser().resolve() if args.solutions else None
+        names = unique_names(folders)
+        json_paths = reports.json_paths(args.json, names) if args.json else {}
+        for path in json_paths.values():
+            folder = path.parent  # a folder named with a trailing slash is made if its parent exists
+            check_writable(str(folder if args.json.endswith(("/", os.sep)) and not folder.exists() else path))
+        check_writable(getattr(args, "csv", None))
+        check_writable(getattr(args, "junit", None))
+    except UsageError as error:
+        print(f"course {'check' if check else 'grade'}: {error}", file=sys.stderr)
+        return 2
+
+    verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
+    batch = len(folders) > 1
+
+    def on_lab(submission: SubmissionResult, lab: LabResult) -> None:
+        if not quiet:
+            print(f"  graded {lab.lab} of {submission.name}: {reports.points(lab.score)}/{reports.points(lab.max_score)} "
+                  f"in {lab.seconds:.1f} s", file=sys.stderr, flush=True)
+
+    def on_submission(submission: SubmissionResult) -> None:
+        if not (quiet and batch):
+            out.write(reports.text_report(submission, verbose=verbose or check, student=check) + "\n")
+            out.flush()
+
+    start = time.monotonic()
+    try:
+        results = grade_submissions(
+            folders, labs, jobs=getattr(args, "jobs", 1), call_timeout=args.call_timeout,
+            import_timeout=args.import_timeout, wall_limit=args.wall_limit, solutions=solutions,
+            on_lab=on_lab, on_submission=on_submission,
+        )
+    except CollectionError as error:
+        print(f"course {'check' if check else 'grade'}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: grading did not complete and no report was written", file=sys.stderr)
+        return 130
+    elapsed = time.monotonic() - start
+    if batch:
+        out.write(reports.summary_table(results, labs, elapsed) + "\n")
+    for result in results:
+        if result.name in json_paths:
+            reports.write_json(json_paths[result.name], result)
+    if getattr(args, "csv", None):
+        reports.write_csv(args.csv, results, labs)
+    if getattr(args, "junit", None):
+        reports.write_junit(args.junit, results)
+    written = [str(path) for path in json_paths.values()][:3] + [p for p in (getattr(args, "csv", None), getattr(args, "junit", None)) if p]
+    if written and not quiet:
+        more = len(json_paths) - 3 if len(json_paths) > 3 else 0
+        print("wrote " + ", ".join(written) + (f" and {more} more" if more else ""), file=sys.stderr)
+    return 0
+
+
+def add_arguments(parser, check: bool = False) -> None:
+    """The options `course grade` and `course check` share."""
+    if check:
+        parser.add_argument("lab", nargs="?", help="grade only this lab (lab1 or lab1_supervised); default: every lab")
+    else:
+        parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                            help="a folder of lab files (solutions and labs name the course's own)")
+        parser.add_argument("--lab", action="append", help="grade only this lab (repeatable); default: every graded lab")
+        parser.add_argument("--jobs", "-j", type=int, default=1,
+                            help="labs graded at once (each needs ~1 GB of memory and a core); default 1")
+        parser.add_argument("--csv", metavar="FILE", help="one row per submission: points per lab, total, problems")
+        parser.add_argument("--junit", metavar="FILE", help="JUnit XML: a test suite per submission and lab")
+        parser.add_argument("--quiet", "-q", action="store_true", help="batches: only the summary table")
+    parser.add_argument("--json", metavar="FILE", help=(
+        "Gradescope results.json; with several submissions, FILE is a folder (it ends with / or exists) "
+        "holding NAME.json for each, or else NAME is inserted before FILE's suffix (results.NAME.json)"))
+    parser.add_argument("--verbose", "-v", action="store_true", help="also show what the code printed")
+    parser.add_argument("--call-timeout", type=float, default=CALL_TIMEOUT, metavar="S",
+                        help=f"seconds one call of the student's code may take (default {CALL_TIMEOUT:g})")
+    parser.add_argument("--import-timeout", type=float, default=IMPORT_TIMEOUT, metavar="S",
+                        help=f"seconds importing one lab file may take (default {IMPORT_TIMEOUT:g})")
+    parser.add_argument("--wall-limit", type=float, default=WALL_LIMIT, metavar="S",
+                        help=f"seconds grading one lab may take in all (default {WALL_LIMIT:g})")
+    parser.add_argument("--solutions", metavar="DIR", help="the reference solutions' folder (default: solutions/ of the course)")

@@ -1,0 +1,198 @@
+"""The autograder as a pytest plugin: points on markers, the student's lab as a fixture.
+
+A graded test module sets `LAB = "lab2"` and marks each test `@pytest.mark.grade("rotate",
+points=2)`; its docstring's first line says what it checks. The fixture `lab` is a `Submission`
+of that lab from `--impl` (solutions, labs, or a folder). With `--grade-results FILE` each test's
+outcome is written as a JSON line as soon as it is known, so a grading run cut short by its time
+limit loses nothing that was already graded; so is, at the end, what the lab's code printed.
+
+A test that needs the reference solution requests the fixture `reference` (the same handle on
+`solutions/<lab>.py`). Students get the course without `solutions/`: there such tests are skipped
+as "checked at submission" and `course check` lists them. Only one TensorFlow worker runs at a
+time (each takes ~650 MB; Gradescope gives 768 MB), so switching between `reference` and `lab`
+restarts a worker: compute the reference values a test needs first, then call `lab`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from course import LABS, ROOT
+from course.grading.scan import solution_references
+from course.grading.submission import StudentCodeError, Submission
+from course.impl import impl_dir
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("course grading")
+    group.addoption("--impl", default="solutions", help="the implementation graded: solutions, labs or a folder")
+    group.addoption("--grade-results", default=None, help="write each graded test's outcome to this JSON-lines file")
+    group.addoption("--call-timeout", type=float, default=30.0, help="seconds one call of student code may take")
+    group.addoption("--import-timeout", type=float, default=60.0, help="seconds the import of a lab may take")
+    group.addoption("--exercise", action="append", default=[], help="grade only this exercise (repeatable)")
+    group.addoption("--solutions", default=str(ROOT / "solutions"), help="the reference solutions' folder (absent for students)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "grade(exercise, points): an autograder check worth `points` for `exercise`")
+    path = config.getoption("--grade-results")
+    config._grade_results = open(path, "a", buffering=1) if path else None  # noqa: SIM115
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if getattr(config, "_grade_results", None):
+        config._grade_results.close()
+
+
+def _emit(config: pytest.Config, record: dict) -> None:
+    if config._grade_results:
+        config._grade_results.write(json.dumps(record) + "\n")
+
+
+def grade_info(item: pytest.Item) -> dict:
+    """Lab, exercise, points and the check's title of a graded test."""
+    marker = item.get_closest_marker("grade")
+    lab = item.module.LAB
+    title = (item.function.__doc__ or item.name).strip().splitlines()[0]
+    return {"id": item.nodeid, "lab": lab, "exercise": marker.args[0], "points": float(marker.kwargs["points"]),
+            "name": f"{lab}.{marker.args[0]}: {title}"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    graded = [item for item in items if hasattr(getattr(item, "module", None), "LAB")]
+    for item in graded:
+        marker = item.get_closest_marker("grade")
+        if marker is None or len(marker.args) != 1 or "points" not in marker.kwargs:
+            raise pytest.UsageError(f"{item.nodeid}: a graded test needs @pytest.mark.grade(exercise, points=N)")
+    exercises = set(config.getoption("--exercise"))
+    if exercises:
+        keep = [item for item in items if item not in graded or item.get_closest_marker("grade").args[0] in exercises]
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    tests, counters = [], {}
+    for item in session.items:
+        if hasattr(getattr(item, "module", None), "LAB"):
+            info = grade_info(item)
+            counters[info["lab"]] = counters.get(info["lab"], 0) + 1
+            info["number"] = f"{info['lab'].removeprefix('lab')}.{counters[info['lab']]}"
+            item.stash[_INFO] = info
+            tests.append(info)
+    _emit(session.config, {"event": "collected", "tests": tests})
+
+
+_INFO = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if _INFO not in item.stash or call.when == "teardown" or (call.when == "setup" and report.passed):
+        return report
+    status, output, kind = ("passed" if report.passed else "skipped" if report.skipped else "failed"), "", None
+    if call.excinfo is not None:
+        error = call.excinfo.value
+        if isinstance(error, StudentCodeError):
+            report.longrepr = output = error.message  # the student's problem, not the grader's traceback
+            kind = error.kind
+        elif report.skipped:
+            output = str(getattr(error, "msg", error))
+        elif isinstance(error, AssertionError):
+            output = str(error).split("\nassert ")[0]
+        else:
+            output = f"the check itself failed ({type(error).__name__}: {error}); please report this to the course staff"
+    _emit(item.config, {"event": "result", "id": item.nodeid, "status": status, "output": output, "error_kind": kind})
+    return report
+
+
+CHECKED_AT_SUBMISSION = "checked at submission: needs the reference solutions"
+
+_LIVE: list[Submission] = []
+
+
+def _one_worker_at_a_time(starting: Submission) -> None:
+    """Stops the other live workers before one starts: two TensorFlow workers do not fit in 768 MB."""
+    for other in _LIVE:
+        if other is not starting:
+            other.stop()
+
+
+def _solutions(config: pytest.Config) -> Path:
+    return Path(config.getoption("--solutions")).expanduser().resolve()
+
+
+def _secret_prefix(results: Path) -> str:
+    """What the student's code may not touch: the results file, and when it lies in a grading run's
+    temporary folder (course-grade-*, see `runner.grade_lab`), every such folder: the other
+    submissions of a batch are graded at the same time."""
+    results = results.resolve()
+    if results.parent.name.startswith("course-grade-"):
+        return str(results.parent.parent / "course-grade-")
+    return str(results)
+
+
+class ReferenceSubmission(Submission):
+    """The reference solution: its failures are the course's, never the student's."""
+
+    def _request_reply(self, request: dict, what: str, timeout: float | None):
+        try:
+            return super()._request_reply(request, what, timeout)
+        except StudentCodeError as error:
+            raise RuntimeError(f"the reference solution failed: {error.message}") from None
+
+
+@pytest.fixture(scope="module")
+def lab(request: pytest.FixtureRequest):
+    """The graded implementation of this module's `LAB`, run in a sandboxed worker process."""
+    config = request.config
+    name = LABS[request.module.LAB]
+    folder = impl_dir(config.getoption("--impl"))
+    lab_file = folder / f"{name}.py"
+    solutions = _solutions(config)
+    results = config.getoption("--grade-results")
+    submission = Submission(
+        lab_file,
+        forbidden=[solutions] if solutions.is_dir() and folder != solutions else [],
+        call_timeout=config.getoption("--call-timeout"),
+        import_timeout=config.getoption("--import-timeout"),
+        secret=[_secret_prefix(Path(results))] if results else [],
+        on_start=_one_worker_at_a_time,
+    )
+    if lab_file.is_file() and folder != solutions:
+        references = solution_references(lab_file.read_text(errors="replace"))
+        if references:
+            submission.fatal = StudentCodeError(
+                "forbidden", f"{lab_file.name} refers to the reference solutions ({references[0]}); "
+                "a lab that reads or imports the reference solutions earns no points."
+            )
+    _LIVE.append(submission)
+    yield submission
+    submission.stop()
+    _LIVE.remove(submission)
+    printed, text = submission.printed()
+    _emit(config, {"event": "printed", "lab": request.module.LAB, "bytes": printed, "text": text})
+
+
+@pytest.fixture(scope="module")
+def reference(request: pytest.FixtureRequest):
+    """The reference solution of this module's `LAB`, run in a worker like the student's (trusted:
+    nothing is forbidden to it). Where the solutions are not installed (the students' copy of the
+    course) every test that requests it is skipped as "checked at submission"."""
+    config = request.config
+    solution_file = _solutions(config) / f"{LABS[request.module.LAB]}.py"
+    if not solution_file.is_file():
+        pytest.skip(CHECKED_AT_SUBMISSION)
+    submission = ReferenceSubmission(
+        solution_file,
+        call_timeout=config.getoption("--call-timeout"),
+        import_timeout=config.getoption("--import-timeout"),
+        on_start=_one_worker_at_a_time,
+    )
+    _LIVE.append(submission)
+    yield submission
+    submission.stop()
+    _LIVE.remove(submission)

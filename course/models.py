@@ -1,0 +1,27 @@
+"""Backbones: the CNNs that the labs pretrain and then fine-tune or probe."""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def build_backbone(input_shape: tuple[int, int, int] = (32, 32, 3),
+                   widths: tuple[int, ...] = (8, 16, 32), name: str = "backbone") -> keras.Model:
+    """The workshop's CNN, a functional model: float32 images [B, H, W, C] to features [B, F].
+
+    One block per width: `Conv2D(c, 3, padding="same") -> ReLU -> MaxPool2D(2) ->
+    BatchNormalization`, then `Flatten`, so F = (H // 2**n) * (W // 2**n) * widths[-1] for
+    n = len(widths) blocks. The defaults are the workshop's backbone: 6,256 parameters and 512
+    features for 32x32x3 images. Wider widths, e.g. (32, 64, 128), give a stronger backbone for
+    the optional experiments.
+    """
+    inputs = keras.Input(shape=input_shape, name="images")
+    x = inputs
+    for block, width in enumerate(widths, start=1):
+        x = layers.Conv2D(width, 3, padding="same", name=f"block{block}_conv")(x)
+        x = layers.ReLU(name=f"block{block}_relu")(x)
+        x = layers.MaxPool2D(2, name=f"block{block}_pool")(x)
+        # The workshop's order: normalization after pooling, on 4x fewer activations.
+        x = layers.BatchNormalization(name=f"block{block}_bn")(x)
+    outputs = layers.Flatten(name="features")(x)
+    return keras.Model(inputs, outputs, name=name)

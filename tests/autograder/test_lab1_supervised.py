@@ -1,0 +1,296 @@
+"""Autograder for lab 1: the supervised baseline.
+
+Each test is one check worth points; its docstring's first line is what the report calls it.
+Tests run in a process without TensorFlow: `lab.f(...)` runs the student's function in a worker,
+and `probe_*` functions run there too, returning plain data about models and datasets. Probes
+return raw outputs and leave every comparison to the test: the student's code may have patched
+NumPy in the worker (np.abs, np.allclose, ...), never here.
+"""
+import numpy as np
+import pytest
+
+from course.data import CIFAR10_MEAN, CIFAR10_STD
+from course.grading.codec import AsTensor
+
+LAB = "lab1"
+
+rng = np.random.default_rng(0)
+IMAGES = rng.integers(0, 256, size=(10, 32, 32, 3), dtype=np.uint8)
+LABELS = np.arange(10, dtype=np.int64) % 7
+WIDE = rng.integers(0, 256, size=(64, 32, 32, 3), dtype=np.uint8)
+LABELS_WIDE = np.arange(64, dtype=np.int64) % 10
+
+
+def expected_standardized(images_uint8: np.ndarray) -> np.ndarray:
+    return (images_uint8.astype(np.float64) / 255.0 - CIFAR10_MEAN) / CIFAR10_STD
+
+
+# -- standardize -----------------------------------------------------------------------------------
+
+
+@pytest.mark.grade("standardize", points=2)
+def test_standardize_uint8(lab):
+    """uint8 images are scaled by 1/255, then standardized per channel (float32 out)"""
+    out = lab.standardize(IMAGES)
+    assert out.shape == IMAGES.shape, f"expected shape {IMAGES.shape}, got {out.shape}"
+    assert out.dtype == np.float32, f"expected float32, got {out.dtype}"
+    expected = expected_standardized(IMAGES)
+    worst = np.abs(out - expected).max()
+    assert worst < 1e-4, (
+        f"values differ from (x / 255 - CIFAR10_MEAN) / CIFAR10_STD by up to {worst:.3g}; "
+        f"pixel [0, 0, 0] of the first image: expected {expected[0, 0, 0].round(4)}, got {out[0, 0, 0].round(4)}"
+    )
+
+
+@pytest.mark.grade("standardize", points=1)
+def test_standardize_float(lab):
+    """float images are taken as already in [0, 1] (not divided by 255 again)"""
+    floats = IMAGES.astype(np.float32) / 255.0
+    out = lab.standardize(floats)
+    worst = np.abs(np.asarray(out) - expected_standardized(IMAGES)).max()
+    assert worst < 1e-4, f"float images in [0, 1] should be standardized as they are; values differ by up to {worst:.3g}"
+
+
+@pytest.mark.grade("standardize", points=1)
+def test_standardize_tensor_and_single_image(lab):
+    """accepts a tf tensor, and a single image [H, W, C]"""
+    out = lab.standardize(AsTensor(IMAGES))
+    assert np.abs(np.asarray(out) - expected_standardized(IMAGES)).max() < 1e-4, "a uint8 tf.Tensor input gave other values"
+    single = lab.standardize(IMAGES[3])
+    assert single.shape == (32, 32, 3), f"a single image [32, 32, 3] should keep its shape, got {single.shape}"
+    assert np.abs(single - expected_standardized(IMAGES[3])).max() < 1e-4, "a single image gave other values"
+
+
+# -- make_pipeline ---------------------------------------------------------------------------------
+
+
+def probe_pipeline(lab, images, labels, batch_size, training, seed, epochs=1):
+    """make_pipeline(images, labels, ...) iterated for some epochs"""
+    import tensorflow as tf
+
+    dataset = lab.make_pipeline(images, labels, batch_size=batch_size, training=training, seed=seed)
+    if not isinstance(dataset, tf.data.Dataset):
+        return {"type": type(dataset).__name__}
+    result = {"type": "Dataset", "epochs": []}
+    for _ in range(epochs):
+        batches = [(np.asarray(x), np.asarray(y)) for x, y in dataset]
+        result["epochs"].append({
+            "sizes": [len(x) for x, _ in batches],
+            "images": np.concatenate([x for x, _ in batches]),
+            "labels": np.concatenate([y for _, y in batches]),
+            "dtypes": sorted({str(x.dtype) for x, _ in batches}),
+        })
+    return result
+
+
+def check_dataset(result):
+    assert result["type"] == "Dataset", f"make_pipeline should return a tf.data.Dataset, got {result['type']}"
+
+
+@pytest.mark.grade("make_pipeline", points=2)
+def test_pipeline_eval_order(lab):
+    """training=False: original order, standardized, every example once, last batch smaller"""
+    result = lab.probe(probe_pipeline, IMAGES, LABELS, 4, False, 0)
+    check_dataset(result)
+    epoch = result["epochs"][0]
+    assert epoch["sizes"] == [4, 4, 2], f"10 examples in batches of 4 should give batch sizes [4, 4, 2], got {epoch['sizes']}"
+    assert epoch["dtypes"] == ["float32"], f"images should be float32, got {epoch['dtypes']}"
+    assert np.array_equal(epoch["labels"], LABELS), f"labels should keep their order: expected {LABELS}, got {epoch['labels']}"
+    worst = np.abs(epoch["images"] - expected_standardized(IMAGES)).max()
+    assert worst < 1e-4, f"images should be standardized, unshuffled and not flipped; they differ by up to {worst:.3g}"
+
+
+def flips_of(images, epoch):
+    """For each example of an epoch: its index in `images` and whether it was flipped left-right."""
+    expected = expected_standardized(images)
+    found = []
+    for image, label in zip(epoch["images"], epoch["labels"]):
+        matches = [(i, flipped) for i in range(len(images)) for flipped in (False, True)
+                   if np.abs(image - (expected[i][:, ::-1] if flipped else expected[i])).max() < 1e-4]
+        assert matches, "a training image is neither a standardized example nor its left-right flip"
+        index, flipped = matches[0]
+        assert label == LABELS_WIDE[index], "an image arrived with another example's label"
+        found.append((index, flipped))
+    return found
+
+
+@pytest.mark.grade("make_pipeline", points=2)
+def test_pipeline_training_shuffles(lab):
+    """training=True: each epoch is a new shuffle of every example exactly once"""
+    result = lab.probe(probe_pipeline, WIDE, LABELS_WIDE, 16, True, 7, epochs=2)
+    check_dataset(result)
+    orders = []
+    for epoch in result["epochs"]:
+        assert sum(epoch["sizes"]) == 64, f"an epoch should hold all 64 examples, got {sum(epoch['sizes'])}"
+        indices = [index for index, _ in flips_of(WIDE, epoch)]
+        assert sorted(indices) == list(range(64)), "an epoch should hold every example exactly once"
+        orders.append(indices)
+    assert orders[0] != list(range(64)), "training batches should be shuffled, but came in the original order"
+    assert orders[0] != orders[1], "the order should be reshuffled every epoch, but two epochs came in the same order"
+
+
+@pytest.mark.grade("make_pipeline", points=2)
+def test_pipeline_training_flips(lab):
+    """training=True: each image is flipped left-right with probability 1/2, anew each epoch"""
+    result = lab.probe(probe_pipeline, WIDE, LABELS_WIDE, 16, True, 3, epochs=2)
+    check_dataset(result)
+    found = [flips_of(WIDE, epoch) for epoch in result["epochs"]]
+    batches = [[flipped for _, flipped in found[0][start : start + 16]] for start in range(0, 64, 16)]
+    assert any(0 < sum(batch) < len(batch) for batch in batches), (
+        "within each batch all images got the same flip: draw the flip for each image, not once per batch"
+    )
+    per_epoch = [dict(epoch) for epoch in found]
+    flipped = sum(per_epoch[0].values())
+    # Binomial(64, 1/2) lies in [16, 48] with probability 1 - 1e-4; it never flakes with fixed seeds.
+    assert 16 <= flipped <= 48, f"{flipped} of 64 images were flipped; about half should be"
+    changed = sum(per_epoch[0][i] != per_epoch[1][i] for i in range(64))
+    assert changed > 0, "every image got the same flip in both epochs: flips should be drawn anew each epoch"
+
+
+@pytest.mark.grade("make_pipeline", points=1)
+def test_pipeline_seed_reproducible(lab):
+    """training=True with the same seed gives the same batches"""
+    first = lab.probe(probe_pipeline, WIDE, LABELS_WIDE, 16, True, 11)
+    second = lab.probe(probe_pipeline, WIDE, LABELS_WIDE, 16, True, 11)
+    check_dataset(first)
+    assert np.array_equal(first["epochs"][0]["labels"], second["epochs"][0]["labels"]) and np.allclose(
+        first["epochs"][0]["images"], second["epochs"][0]["images"]
+    ), "two pipelines made with the same seed gave different batches"
+
+
+# -- build_backbone --------------------------------------------------------------------------------
+
+
+def probe_backbone(lab, input_shape=(32, 32, 3)):
+    """build_backbone(input_shape)"""
+    import keras
+
+    model = lab.build_backbone(input_shape)
+    if not isinstance(model, keras.Model):
+        return {"type": type(model).__name__}
+    x = np.random.default_rng(1).normal(size=(2, *input_shape)).astype("float32")
+    return {
+        "type": "Model",
+        "sequential": isinstance(model, keras.Sequential),
+        "params": int(model.count_params()),
+        "output_shape": list(model(x).shape),
+        "weight_shapes": [tuple(w.shape) for w in model.weights],
+    }
+
+
+def probe_backbone_function(lab):
+    """build_backbone() compared layer by layer with the workshop's network"""
+    import keras
+
+    from course.models import build_backbone
+
+    model, reference = lab.build_backbone((32, 32, 3)), build_backbone()
+    if [tuple(w.shape) for w in model.weights] != [tuple(w.shape) for w in reference.weights]:
+        return {"same_weights": False}
+    rng = np.random.default_rng(2)
+    values = [rng.normal(size=w.shape).astype("float32") for w in reference.weights]
+    # BatchNormalization's moving variance must stay positive.
+    values = [np.abs(v) + 0.5 if "variance" in w.path else v for v, w in zip(values, reference.weights)]
+    reference.set_weights(values)
+    model.set_weights(values)
+    x = rng.normal(size=(8, 32, 32, 3)).astype("float32")
+    return {
+        "same_weights": True,
+        "inference": (np.asarray(model(x, training=False)), np.asarray(reference(x, training=False))),
+        "training": (np.asarray(model(x, training=True)), np.asarray(reference(x, training=True))),
+        "functional": not isinstance(model, keras.Sequential) and isinstance(model, keras.Model),
+    }
+
+
+@pytest.mark.grade("build_backbone", points=2)
+def test_backbone_shape_and_size(lab):
+    """a functional model with 6,256 parameters from [B, 32, 32, 3] to [B, 512]"""
+    result = lab.probe(probe_backbone)
+    assert result["type"] == "Model", f"build_backbone should return a keras.Model, got {result['type']}"
+    assert not result["sequential"], "build the backbone as a functional model (keras.Model(inputs, outputs)), not Sequential"
+    assert result["output_shape"] == [2, 512], f"2 images should give features of shape [2, 512], got {result['output_shape']}"
+    assert result["params"] == 6256, f"the workshop's backbone has 6,256 parameters, this one has {result['params']:,}"
+
+
+@pytest.mark.grade("build_backbone", points=2)
+def test_backbone_computes_workshop_network(lab):
+    """Conv2D -> ReLU -> MaxPool2D -> BatchNormalization blocks of 8, 16, 32 filters, then Flatten"""
+    result = lab.probe(probe_backbone_function)
+    assert result["same_weights"], (
+        "the weights do not match the workshop's blocks: Conv2D(c, 3, padding='same') -> ReLU -> MaxPool2D(2) -> "
+        "BatchNormalization with c = 8, 16, 32, then Flatten"
+    )
+    differences = [float(np.abs(np.asarray(got, np.float64) - expected).max()) if np.shape(got) == np.shape(expected) else np.inf
+                   for got, expected in (result["inference"], result["training"])]
+    assert max(differences) < 1e-4, (
+        "with the workshop network's weights, the outputs differ from it "
+        f"(by up to {max(differences):.3g}): check the order of the layers "
+        "(convolution, ReLU, max-pooling, then batch normalization) and the 'same' padding"
+    )
+
+
+@pytest.mark.grade("build_backbone", points=1)
+def test_backbone_input_shape(lab):
+    """input_shape is honoured: 16x16 images give 2 * 2 * 32 = 128 features"""
+    result = lab.probe(probe_backbone, (16, 16, 3))
+    assert result["type"] == "Model", f"build_backbone should return a keras.Model, got {result['type']}"
+    assert result["output_shape"] == [2, 128], f"build_backbone((16, 16, 3)) should give [2, 128] features, got {result['output_shape']}"
+
+
+# -- build_classifier ------------------------------------------------------------------------------
+
+
+def probe_classifier(lab, num_classes):
+    """build_classifier(backbone, num_classes)"""
+    import keras
+
+    from course.models import build_backbone
+
+    backbone = build_backbone()
+    model = lab.build_classifier(backbone, num_classes)
+    if not isinstance(model, keras.Model):
+        return {"type": type(model).__name__}
+    x = np.random.default_rng(3).normal(size=(4, 32, 32, 3)).astype("float32")
+    before = np.asarray(model(x, training=False))
+    # Shared weights: changing the backbone's first kernel must change the classifier's output.
+    kernel = backbone.weights[0]
+    kernel.assign(kernel.numpy() * 3.0 + 0.1)
+    after = np.asarray(model(x, training=False))
+    ids = {id(w) for w in model.weights}
+    return {
+        "type": "Model",
+        "sequential": isinstance(model, keras.Sequential),
+        "logits": before,
+        "logits_after": after,
+        "shares_variables": all(id(w) in ids for w in backbone.weights),
+        "params": int(model.count_params()),
+        "backbone_params": int(backbone.count_params()),
+    }
+
+
+@pytest.mark.grade("build_classifier", points=2)
+def test_classifier_logits(lab):
+    """backbone -> Dense(num_classes): [B, num_classes] logits, no softmax"""
+    result = lab.probe(probe_classifier, 10)
+    assert result["type"] == "Model", f"build_classifier should return a keras.Model, got {result['type']}"
+    assert not result["sequential"], "build the classifier as a functional model, not Sequential"
+    logits = result["logits"]
+    assert logits.shape == (4, 10), f"4 images should give logits of shape (4, 10), got {logits.shape}"
+    assert not np.allclose(logits.sum(axis=1), 1.0, atol=1e-3) or (logits < 0).any(), (
+        "the outputs look like probabilities: return logits (no softmax), the loss applies it"
+    )
+    extra = result["params"] - result["backbone_params"]
+    assert extra == 512 * 10 + 10, f"the head should be one Dense(10) layer on 512 features (5,130 parameters), got {extra:,}"
+
+
+@pytest.mark.grade("build_classifier", points=2)
+def test_classifier_reuses_backbone(lab):
+    """the classifier reuses the backbone's layers and weights (not a copy)"""
+    result = lab.probe(probe_classifier, 3)
+    assert result["type"] == "Model", f"build_classifier should return a keras.Model, got {result['type']}"
+    before, after = np.asarray(result["logits"], np.float64), np.asarray(result["logits_after"], np.float64)
+    follows_backbone = before.shape == after.shape and np.abs(after - before).max() > 0
+    assert result["shares_variables"] and follows_backbone, (
+        "the classifier does not use the backbone's own weights; call the given backbone on the input "
+        "instead of building or cloning a new one, so that pretrained weights carry over"
+    )

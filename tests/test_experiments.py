@@ -1,0 +1,311 @@
+"""`course experiment`: rows, results files, figures and error paths.
+
+The default run uses a tiny synthetic CIFAR-10 and `TEST_BUDGET` (one epoch of a few images per
+phase) and takes well under a minute. The tests marked slow run the quick budget of each
+experiment on ../shared/data/cifar10 through the command line, as CI does
+(`python -m pytest tests/test_experiments.py --run-slow`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course import ROOT
+from course.data import CLASS_NAMES, CIFAR10
+from course.experiments import (
+    BUDGETS, DESCRIPTIONS, ROWS, TEST_BUDGET, ExperimentError, Lab, Options, experiment_command,
+    results_markdown, run_experiment, write_results,
+)
+from course.impl import ImplementationError
+
+SHARED_CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10"
+ROW_KEYS = {"method", "pretraining_images", "labelled_images", "test_images", "accuracy",
+            "final_accuracy", "seconds"}
+METHODS = set(DESCRIPTIONS)
+
+
+def tiny_cifar10(train_per_class: int = 4, test_per_class: int = 8, seed: int = 0) -> CIFAR10:
+    """A class-major CIFAR10 of random images, as load_cifar10 returns it (no files read)."""
+    rng = np.random.default_rng(seed)
+    classes = len(CLASS_NAMES)
+
+    def images(per_class):
+        return rng.integers(0, 256, (classes * per_class, 32, 32, 3), dtype=np.uint8)
+
+    def labels(per_class):
+        return np.repeat(np.arange(classes, dtype=np.int64), per_class)
+
+    return CIFAR10(images(train_per_class), labels(train_per_class), images(test_per_class),
+                   labels(test_per_class), source="synthetic")
+
+
+def quiet(_message: str) -> None:
+    pass
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "course", "experiment", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=environment)
+
+
+def check_results_json(results: dict, name: str) -> None:
+    for key in ("experiment", "budget", "data", "impl", "rows", "command", "date"):
+        assert key in results, key
+    assert results["experiment"] == name
+    assert [row["method"] for row in results["rows"]] == list(ROWS[name])
+    for row in results["rows"]:
+        assert ROW_KEYS <= set(row), row
+        assert row["method"] in METHODS
+        assert 0.0 <= row["final_accuracy"] <= 100.0 and 0.0 <= row["accuracy"] <= 100.0
+        assert row["final_accuracy"] <= row["accuracy"] + 1e-9  # the best epoch is the best
+        assert row["seconds"] >= 0
+
+
+# --- one tiny run of every row ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def all_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("all")
+    messages = []
+    results = run_experiment("all", data=tiny_cifar10(), budget=TEST_BUDGET, impl="solutions",
+                             out=out, log=messages.append)
+    return results, out, messages
+
+
+def test_all_has_every_row_once(all_run):
+    results, _, _ = all_run
+    check_results_json(results, "all")
+    rows = {row["method"]: row for row in results["rows"]}
+    assert rows["random"]["accuracy"] == rows["random"]["final_accuracy"] == 10.0
+    assert rows["random"]["seconds"] == 0
+    assert rows["supervised"]["labelled_images"] == 40 and rows["supervised"]["pretraining_images"] == 0
+    assert rows["supervised-all"]["labelled_images"] == 40  # TEST_BUDGET.unlabelled training images
+    for method in ("rotation", "rotation-linear", "simclr", "simclr-linear"):
+        assert rows[method]["pretraining_images"] == 40
+        assert rows[method]["labelled_images"] == 40
+    assert {row["test_images"] for row in results["rows"]} == {40}
+    # Each pretraining ran once, shared by the fine-tuned and the linear-probe rows.
+    assert set(results["pretraining"]) == {"rotation", "simclr"}
+    assert len(results["pretraining"]["simclr"]["loss"]) == TEST_BUDGET.simclr_epochs
+
+
+def test_all_writes_results_and_figures(all_run):
+    results, out, messages = all_run
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk == results
+    markdown = (out / "results.md").read_text()
+    assert results["command"] in markdown and "wall time" in markdown and results["date"] in markdown
+    for row in results["rows"]:
+        assert f"| {row['method']} |" in markdown
+    expected = {"results.png", "training_curves.png", "rotation_examples.png",
+                "rotation_pretraining.png", "simclr_views.png", "simclr_loss.png",
+                "pca_supervised.png", "pca_rotation.png", "pca_simclr.png"}
+    assert set(results["figures"]) == expected
+    for name in expected:
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 1000, name
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    # Progress: the command at the start and the end, and one line per row.
+    assert results["command"] in messages[0] and results["command"] in messages[-1]
+    assert sum(m.startswith("row ") for m in messages) == len(ROWS["all"])
+
+
+def test_runs_are_repeatable(all_run, tmp_path):
+    results, _, _ = all_run
+    again = run_experiment("supervised", data=tiny_cifar10(), budget=TEST_BUDGET, out=tmp_path,
+                           log=quiet)
+    first = {row["method"]: row for row in results["rows"]}
+    for row in again["rows"]:  # same seeds per row, whichever experiment runs it
+        assert row["accuracy"] == first[row["method"]]["accuracy"]
+
+
+# --- writers and helpers (no training) ----------------------------------------------------------
+
+def fake_results() -> dict:
+    row = dict(method="supervised", pretraining_images=0, labelled_images=5000, test_images=5000,
+               accuracy=52.9, final_accuracy=51.7, seconds=31.0)
+    return {"experiment": "supervised", "budget": "full", "data": "d", "impl": "solutions",
+            "rows": [dict(row, method="random", labelled_images=0, accuracy=10.0,
+                          final_accuracy=10.0, seconds=0.0), row],
+            "command": "course experiment supervised --data d --budget full --impl solutions --out o",
+            "date": "2026-11-29T00:00:00+00:00", "machine": "m", "wall_seconds": 90.0}
+
+
+def test_write_results_is_atomic_and_complete(tmp_path):
+    out = tmp_path / "new" / "folder"
+    json_path, md_path = write_results(out, fake_results())
+    assert json.loads(json_path.read_text()) == fake_results()
+    markdown = md_path.read_text()
+    assert "| supervised | supervised | - | 5000 | 5000 | 52.90 | 51.70 | 31 |" in markdown
+    assert "| random | random guess | - | - | 5000 | 10.00 | 10.00 | 0 |" in markdown
+    assert "wall time: 1.5 min" in markdown
+    assert sorted(p.name for p in out.iterdir()) == ["results.json", "results.md"]
+
+
+def test_results_markdown_names_the_command():
+    assert "`course experiment supervised --data d" in results_markdown(fake_results())
+
+
+def test_experiment_command_round_trips_options():
+    command = experiment_command("rotation", "../data dir", "full", "labs", "runs/x",
+                                 Options(schedule="constant", widths=(32, 64, 128), seed=3))
+    assert command == ("course experiment rotation --data '../data dir' --budget full --impl labs "
+                       "--out runs/x --schedule constant --widths 32,64,128 --seed 3")
+
+
+def test_budgets_table():
+    assert set(BUDGETS) == {"quick", "full"}
+    full = BUDGETS["full"]
+    # The workshop's protocol.
+    assert (full.labelled_per_class, full.test_per_class, full.unlabelled) == (500, 500, None)
+    assert (full.epochs, full.rotation_epochs, full.batch_size, full.learning_rate) == (15, 15, 128, 1e-3)
+    quick = BUDGETS["quick"]
+    assert quick.epochs < full.epochs and quick.unlabelled is not None
+
+
+def test_pca_2d_finds_the_main_directions():
+    from course.plots import pca_2d
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5)) * np.array([10.0, 3.0, 0.1, 0.1, 0.1])
+    points = pca_2d(x)
+    assert points.shape == (200, 2)
+    assert np.allclose(points.mean(axis=0), 0.0, atol=1e-9)
+    assert points[:, 0].std() > points[:, 1].std() > 1.0
+
+
+# --- error paths --------------------------------------------------------------------------------
+
+def lab_folder(tmp_path: Path, lab: str, extra: str = "", drop: str | None = None) -> Path:
+    """A copy of solutions/<lab>.py with `extra` appended (e.g. a stub overriding a function)."""
+    source = (ROOT / "solutions" / f"{lab}.py").read_text()
+    if drop is not None:  # remove a function by renaming it
+        source = source.replace(f"def {drop}(", f"def _removed_{drop}(")
+    folder = tmp_path / "impl"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{lab}.py").write_text(source + "\n" + extra)
+    return folder
+
+
+STUB_STANDARDIZE = '''
+def standardize(images):
+    raise NotImplementedError("scale, then subtract the mean and divide by the std")
+'''
+
+
+def test_stub_is_named_before_training(tmp_path):
+    folder = lab_folder(tmp_path, "lab1_supervised", STUB_STANDARDIZE)
+    with pytest.raises(ImplementationError, match=r"standardize\(\) is not implemented yet"):
+        run_experiment("supervised", data=tiny_cifar10(), budget=TEST_BUDGET, impl=str(folder),
+                       out=tmp_path / "out", log=quiet)
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_stub_called_inside_another_function_is_named(tmp_path):
+    # The solution's make_pipeline calls the (stub) standardize inside a tf.data map.
+    folder = lab_folder(tmp_path, "lab1_supervised", STUB_STANDARDIZE)
+    lab1 = Lab(str(folder), "lab1")
+    images, labels = np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, np.int64)
+    with pytest.raises(ImplementationError, match=r"standardize\(\)") as error:
+        lab1.make_pipeline(images, labels)
+    assert "\n" not in str(error.value)
+
+
+def test_missing_function_is_named(tmp_path):
+    lab_folder(tmp_path, "lab1_supervised")
+    folder = lab_folder(tmp_path, "lab2_rotation", drop="transfer")
+    with pytest.raises(ImplementationError, match=r"no function transfer\(\)"):
+        run_experiment("rotation", data=tiny_cifar10(), budget=TEST_BUDGET, impl=str(folder),
+                       out=tmp_path / "out", log=quiet)
+
+
+def test_missing_lab_file(tmp_path):
+    folder = lab_folder(tmp_path, "lab1_supervised")
+    with pytest.raises(ImplementationError, match="lab2_rotation.py"):
+        run_experiment("rotation", data=tiny_cifar10(), budget=TEST_BUDGET, impl=str(folder),
+                       out=tmp_path / "out", log=quiet)
+
+
+@pytest.mark.parametrize("name", ["context", "jigsaw"])
+def test_lab3_experiments_are_not_there_yet(name, tmp_path):
+    with pytest.raises(ExperimentError, match="lab 3"):
+        run_experiment(name, data=tiny_cifar10(), budget=TEST_BUDGET, out=tmp_path, log=quiet)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("course experiment:")]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_cli_wrong_data_path(tmp_path):
+    result = run_cli("supervised", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
+    assert_one_line_error(result, "does not exist")
+
+
+def test_cli_folder_without_test(tmp_path):
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    result = run_cli("supervised", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"))
+    assert_one_line_error(result, "test/")
+
+
+def test_cli_truncated_jpeg(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for name in CLASS_NAMES:
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / "0.jpg")
+    broken = root / "test" / "cat" / "0.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])
+    result = run_cli("rotation", "--data", str(root), "--out", str(tmp_path / "o"),
+                     env={"COURSE_CACHE_DIR": str(tmp_path / "cache")})
+    assert_one_line_error(result, "0.jpg")
+
+
+def test_cli_context_needs_lab3(tmp_path):
+    result = run_cli("context", "--data", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert_one_line_error(result, "lab 3")
+
+
+# --- the quick budget on the shared CIFAR-10 (CI) -----------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["supervised", "rotation", "simclr"])
+def test_quick_experiment(name, tmp_path):
+    if not SHARED_CIFAR10.is_dir():
+        pytest.skip(f"{SHARED_CIFAR10} is not there")
+    out = tmp_path / "out"
+    result = run_cli(name, "--data", "../shared/data/cifar10", "--budget", "quick", "--out", str(out),
+                     timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    check_results_json(results, name)
+    assert results["budget"] == "quick" and results["impl"] == "solutions"
+    rows = {row["method"]: row for row in results["rows"]}
+    quick = BUDGETS["quick"]
+    assert rows["supervised"]["labelled_images"] == 10 * quick.labelled_per_class
+    assert {row["test_images"] for row in results["rows"]} == {10 * quick.test_per_class}
+    # Trained rows beat chance (10%) clearly, even in a few epochs.
+    for method in ("supervised", "supervised-all", "rotation"):
+        if method in rows:
+            assert rows[method]["accuracy"] > 15.0, rows[method]
+    markdown = (out / "results.md").read_text()
+    assert results["command"] in markdown and "wall time" in markdown
+    assert results["command"] in result.stdout
+    pngs = list(out.glob("*.png"))
+    assert {p.name for p in pngs} == set(results["figures"]) and len(pngs) >= 4
+    assert all(p.stat().st_size > 1000 for p in pngs)

@@ -1,0 +1,309 @@
+"""Tests of `course grade` and `course check`: the reports, the command line, and grading hostile
+submissions (tests/fixtures/submissions/hostile.py) in one batch, each with its expected report."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from course import ROOT
+from course.grading import reports
+from course.grading.grade import SubmissionResult, lab_problems, locate, unique_names
+from course.grading.runner import LabResult, TestResult, grade_lab, graded_labs
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "submissions"))
+import hostile  # noqa: E402
+
+# Small limits keep the tests fast; a call of the solutions takes well under 2 s even on a busy machine.
+LIMITS = ["--call-timeout", "15", "--import-timeout", "20", "--wall-limit", "240"]
+
+
+def course(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "course", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def worker_processes(marker: str) -> list[str]:
+    """Command lines of live processes that mention `marker` (a grading run's folder)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in command and "course.grading.worker" in command:
+            found.append(command)
+    return found
+
+
+# -- reports, from made-up results (no grading) --------------------------------------------------
+
+
+def made_up(name: str = "alice") -> SubmissionResult:
+    tests = [
+        TestResult("lab1.standardize: scales uint8", "1.1", "lab1", "standardize", 2.0, 2.0, "passed"),
+        TestResult("lab1.standardize: floats as they are", "1.2", "lab1", "standardize", 1.0, 0.0, "failed",
+                   "values differ by up to 0.5\x1b[31m\x00", "exception"),
+        TestResult("lab1.make_pipeline: needs the solution", "1.3", "lab1", "make_pipeline", 3.0, 0.0, "skipped",
+                   "checked at submission: needs the reference solutions"),
+        TestResult("lab1.build_backbone: shape", "1.4", "lab1", "build_backbone", 2.0, 0.0, "failed",
+                   "running build_backbone() did not finish within 5 s", "timeout"),
+    ]
+    lab = LabResult("lab1", tests, seconds=3.25, printed_bytes=12, printed="hello\x07world\n")
+    return SubmissionResult(name, Path("/submissions") / name, [lab], seconds=3.5)
+
+
+def test_gradescope_json_shape(tmp_path):
+    path = reports.write_json(tmp_path / "results.json", made_up())
+    data = json.loads(path.read_text())
+    assert data["score"] == 2.0 and data["max_score"] == 8.0 and data["execution_time"] == 3.5
+    assert "Total: 2/8" in data["output"] and "printed 12 bytes" in data["output"]
+    assert [t["number"] for t in data["tests"]] == ["1.1", "1.2", "1.3", "1.4"]
+    for test in data["tests"]:
+        assert test["name"].startswith(("lab1.standardize: ", "lab1.make_pipeline: ", "lab1.build_backbone: "))
+        assert set(test) >= {"name", "number", "score", "max_score", "output"}
+    assert [t.get("status") for t in data["tests"]] == ["passed", "failed", None, "failed"]
+    skipped = data["tests"][2]
+    assert skipped["score"] == 0 and skipped["max_score"] == 3 and "Not checked here" in skipped["output"]
+    assert data["extra_data"]["labs"]["lab1"]["problems"] == ["1 check timed out"]
+
+
+def test_csv_has_a_row_per_submission(tmp_path):
+    path = reports.write_csv(tmp_path / "grades.csv", [made_up("alice"), made_up("bob")], ["lab1", "lab2"])
+    rows = list(csv.DictReader(path.open()))
+    assert list(rows[0]) == ["submission", "lab1", "lab2", "total", "max_total", "problems"]
+    assert rows[1] == {"submission": "bob", "lab1": "2", "lab2": "", "total": "2", "max_total": "8",
+                       "problems": "lab1: 1 check timed out"}
+
+
+def test_junit_is_valid_xml_with_a_suite_per_submission_and_lab(tmp_path):
+    path = reports.write_junit(tmp_path / "junit.xml", [made_up("alice"), made_up("bob")])
+    root = ET.parse(path).getroot()  # the control characters of the student's output were replaced
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["alice.lab1", "bob.lab1"]
+    assert root.get("tests") == "8" and root.get("failures") == "4" and root.get("skipped") == "2"
+    cases = suites[0].findall("testcase")
+    assert [c.get("classname") for c in cases] == ["lab1.standardize", "lab1.standardize", "lab1.make_pipeline", "lab1.build_backbone"]
+    assert cases[1].find("failure").get("message").startswith("values differ by up to 0.5")
+    assert cases[2].find("skipped") is not None and cases[2].find("failure") is None
+    assert "hello" in suites[0].find("system-out").text
+
+
+def test_terminal_report_is_clean_and_never_claims_all_passed_when_checks_were_skipped():
+    text = reports.text_report(made_up(), student=True)
+    assert "\x1b" not in text and "\x00" not in text
+    assert "1 check (3 points) needs the reference solutions and runs when you submit" in text
+    assert "alice: 2/8 on the checks that ran here" in text and "every check passed" not in text
+    lines = text.splitlines()
+    assert any(line.split() == ["lab1", "standardize", "2/3"] for line in lines)
+    assert any("(3 checked at submission)" in line for line in lines)
+    graded = reports.text_report(made_up())
+    assert graded.splitlines()[-1].startswith("alice: 2/8 (1 check worth 3 points could not run")
+
+
+def test_json_paths_for_one_and_several_submissions(tmp_path):
+    assert reports.json_paths(str(tmp_path / "r.json"), ["a"]) == {"a": tmp_path / "r.json"}
+    assert reports.json_paths(str(tmp_path / "r.json"), ["a", "b"]) == {"a": tmp_path / "r.a.json", "b": tmp_path / "r.b.json"}
+    assert reports.json_paths(str(tmp_path), ["a"]) == {"a": tmp_path / "a.json"}
+    assert reports.json_paths(str(tmp_path / "new") + "/", ["a"]) == {"a": tmp_path / "new" / "a.json"}
+
+
+def test_atomic_write_keeps_the_old_report_if_writing_fails(tmp_path, monkeypatch):
+    path = reports.atomic_write(tmp_path / "r.json", "old")
+
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError):
+        reports.atomic_write(path, "new")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_lab_problems_name_what_stopped_the_checks():
+    whole = LabResult("lab1", [TestResult("n", "1.1", "lab1", "f", 1.0, output="importing x failed: SyntaxError", kind="import"),
+                               TestResult("n", "1.2", "lab1", "g", 1.0, output="importing x failed: SyntaxError", kind="import")])
+    assert lab_problems(whole) == ["importing x failed: SyntaxError"]
+    wrong = LabResult("lab1", [TestResult("n", "1.1", "lab1", "f", 1.0, output="values differ", kind="")])
+    assert lab_problems(wrong) == []  # a wrong answer is not a problem
+
+
+def test_locate_finds_a_lab_file_in_one_subfolder(tmp_path):
+    (tmp_path / "top" / "labs").mkdir(parents=True)
+    (tmp_path / "top" / "labs" / "lab1_supervised.py").write_text("")
+    assert locate(tmp_path / "top", "lab1_supervised") == (tmp_path / "top" / "labs", "lab1_supervised.py was graded from labs/")
+    (tmp_path / "top" / "copy").mkdir()
+    (tmp_path / "top" / "copy" / "lab1_supervised.py").write_text("")
+    folder, note = locate(tmp_path / "top", "lab1_supervised")
+    assert folder is None and "several folders" in note
+    assert locate(tmp_path / "top", "lab2_rotation") == (None, "")
+
+
+def test_unique_names():
+    assert unique_names([Path("a/sub"), Path("b/sub"), Path("c/other")]) == ["a-sub", "b-sub", "other"]
+    assert unique_names([Path("x/sub"), Path("x/sub")]) == ["x-sub-1", "x-sub-2"]
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_the_command_line_does_not_import_tensorflow():
+    code = "import sys, course.cli, course.grading.grade, course.grading.reports; course.cli.parser(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'numpy')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("args, says", [
+    (["grade", "/no/such/folder"], "no such folder: /no/such/folder"),
+    (["grade", "solutions", "--lab", "lab9"], "unknown lab 'lab9'"),
+    (["grade", "solutions", "--json", "/no/such/folder/r.json"], "the folder /no/such/folder does not exist"),
+    (["grade", "solutions", "--jobs", "0"], "--jobs must be at least 1"),
+    (["grade", "solutions", "--call-timeout", "0"], "--call-timeout must be positive"),
+    (["check", "lab9"], "unknown lab 'lab9'"),
+    (["grade"], "the following arguments are required: SUBMISSION"),
+])
+def test_bad_arguments_exit_2(args, says):
+    result = course(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert says in result.stderr
+
+
+def test_solutions_get_full_marks_and_stubs_zero_with_a_hint_per_exercise(tmp_path):
+    result = course("grade", "solutions", "labs", "--jobs", "2", "--json", str(tmp_path) + "/", *LIMITS)
+    assert result.returncode == 0, result.stderr
+    solutions = json.loads((tmp_path / "solutions.json").read_text())
+    assert solutions["score"] == solutions["max_score"] > 0, [t for t in solutions["tests"] if t["status"] != "passed"]
+    assert {t["name"].split(".")[0] for t in solutions["tests"]} == set(graded_labs())
+    assert f"solutions: {solutions['score']:g}/{solutions['max_score']:g}" in result.stdout.splitlines()
+    labs = json.loads((tmp_path / "labs.json").read_text())
+    assert labs["score"] == 0 and labs["max_score"] == solutions["max_score"]
+    assert all("is not implemented yet. Hint: " in t["output"] for t in labs["tests"])
+    hints = [line for line in result.stdout.splitlines() if "is not implemented yet. Hint: " in line]
+    exercises = {t["name"].split(":")[0] for t in labs["tests"]}
+    assert len(hints) == len(exercises)  # one hint per exercise, not one per check
+
+
+# -- hostile submissions, graded in one batch --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Every hostile submission graded by one `course grade --jobs 2` run."""
+    folder = tmp_path_factory.mktemp("hostile")
+    out = tmp_path_factory.mktemp("reports")
+    submissions = hostile.write_all(folder)
+    autograder = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in (ROOT / "tests" / "autograder").glob("*.py")}
+    start = time.monotonic()
+    result = course("grade", *map(str, submissions), "--lab", hostile.LAB, "--jobs", "2", *LIMITS,
+                    "--csv", str(out / "grades.csv"), "--json", str(out / "json") + "/", "--junit", str(out / "junit.xml"))
+    seconds = time.monotonic() - start
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return {
+        "folder": folder, "out": out, "stdout": result.stdout, "seconds": seconds, "autograder": autograder,
+        "csv": {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())},
+        "json": {name: json.loads((out / "json" / f"{name}.json").read_text()) for name in hostile.CASES},
+        "junit": ET.parse(out / "junit.xml").getroot(),
+    }
+
+
+@pytest.mark.parametrize("name", list(hostile.CASES))
+def test_hostile_submission_gets_its_expected_report(batch, name):
+    case = hostile.CASES[name]
+    data, row = batch["json"][name], batch["csv"][name]
+    assert data["score"] == case.score and data["max_score"] == 20, [(t["number"], t["output"][:200]) for t in data["tests"] if t["status"] != "passed"]
+    assert row["lab1"] == row["total"] == f"{case.score:g}" and row["max_total"] == "20"
+    for exercise, full in hostile.FULL.items():
+        tests = [t for t in data["tests"] if t["name"].startswith(f"lab1.{exercise}: ")]
+        assert sum(t["score"] for t in tests) == case.points.get(exercise, full), exercise
+        says = case.says.get(exercise) or case.says.get("*")
+        for test in tests:
+            if test["status"] == "failed" and says:
+                assert says in test["output"], (test["number"], test["output"])
+    if case.problem:
+        assert case.problem in row["problems"], row["problems"]
+    else:
+        assert row["problems"] == ""
+    assert data["extra_data"]["labs"]["lab1"]["printed_bytes"] >= case.printed
+    assert f"\n{name}: {case.score:g}/20\n" in batch["stdout"]  # the submission's total line
+
+
+def test_hostile_batch_keeps_its_limits_and_leaves_nothing_behind(batch):
+    assert batch["seconds"] < 600
+    assert worker_processes(str(batch["folder"])) == []  # no worker outlived the batch
+    summary = batch["stdout"].split("\nsubmission ")[-1].splitlines()
+    assert any(line.split()[:3] == ["correct", "20/20", "20/20"] for line in summary)
+    assert summary[-1].startswith(f"graded {len(hostile.CASES)} submissions in ")
+    suites = batch["junit"].findall("testsuite")
+    assert sorted(s.get("name") for s in suites) == sorted(f"{name}.lab1" for name in hostile.CASES)
+
+
+def test_printed_output_is_capped_in_every_report(batch):
+    flood = batch["json"]["print_flood"]
+    assert flood["extra_data"]["labs"]["lab1"]["printed_bytes"] >= 100_000_000
+    assert len(json.dumps(flood)) < 50_000
+    assert "bytes in all" in flood["output"] or "[cut]" in flood["output"]
+    assert (batch["out"] / "junit.xml").stat().st_size < 1_000_000
+
+
+def test_tampering_changed_no_grader_file(batch):
+    assert not (batch["folder"] / "tamper_grader" / "WROTE_TO_THE_AUTOGRADER").exists()
+    for path, digest in batch["autograder"].items():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, f"{path} changed during grading"
+
+
+def test_wall_limit_stops_a_lab_and_its_worker(tmp_path):
+    folder = hostile.write(tmp_path, "hang_at_import")
+    start = time.monotonic()
+    result = grade_lab(folder, hostile.LAB, wall_limit=12, import_timeout=120, call_timeout=120)
+    assert time.monotonic() - start < 40
+    assert result.score == 0 and "took longer than its limit of 12 s" in result.problem
+    assert all(test.output.startswith("not run: grading this lab took longer") for test in result.tests)
+    time.sleep(1)
+    assert worker_processes(str(folder)) == []  # the worker died with its pytest process
+
+
+# -- the students' copy of the course: no solutions/ ------------------------------------------------
+
+REFERENCE_TEST = '''
+
+@pytest.mark.grade("standardize", points=1)
+def test_standardize_matches_the_reference(reference, lab):
+    """standardize gives the reference solution's values (needs the reference solution)"""
+    expected = reference.standardize(IMAGES)  # reference values first: one TensorFlow worker at a time
+    assert np.abs(np.asarray(lab.standardize(IMAGES)) - expected).max() < 1e-5, "values differ from the reference"
+'''
+
+
+def test_student_copy_lists_checks_that_need_the_solutions(tmp_path):
+    copy = tmp_path / "course-copy"
+    for part in ("course", "tests", "labs", "solutions"):
+        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "fixtures"))
+    autograder = copy / "tests" / "autograder" / "test_lab1_supervised.py"
+    autograder.write_text(autograder.read_text() + REFERENCE_TEST)
+    shutil.copy(ROOT / "solutions" / "lab1_supervised.py", copy / "labs" / "lab1_supervised.py")  # a finished lab
+    env = dict(os.environ, PYTHONPATH=str(copy))
+
+    staff = course("grade", "labs", "--lab", "lab1", "--json", str(tmp_path / "staff.json"), *LIMITS, cwd=copy, env=env)
+    assert staff.returncode == 0, staff.stderr
+    graded = json.loads((tmp_path / "staff.json").read_text())
+    assert graded["score"] == graded["max_score"] == 21, [t for t in graded["tests"] if t["status"] != "passed"]
+
+    shutil.rmtree(copy / "solutions")
+    student = course("check", "lab1", "--json", str(tmp_path / "student.json"), *LIMITS, cwd=copy, env=env)
+    assert student.returncode == 0, student.stderr
+    assert "1 check (1 point) needs the reference solutions and runs when you submit:" in student.stdout
+    assert "labs: 20/21 on the checks that ran here" in student.stdout
+    assert "every check passed" not in student.stdout and "all" not in student.stdout.split("labs: ")[-1]
+    checked = json.loads((tmp_path / "student.json").read_text())
+    skipped = [t for t in checked["tests"] if "status" not in t]
+    assert len(skipped) == 1 and skipped[0]["name"].startswith("lab1.standardize: ") and skipped[0]["score"] == 0
+    assert "solutions: no such folder" not in student.stderr
+    assert course("grade", "solutions", cwd=copy, env=env).returncode == 2

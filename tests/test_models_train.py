@@ -1,0 +1,58 @@
+"""course.models and course.train on tiny inputs."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course.models import build_backbone
+from course.train import TrainResult, compile_classifier, fit_and_evaluate
+
+
+def test_backbone_is_the_workshops():
+    backbone = build_backbone()
+    assert backbone.count_params() == 6256
+    assert backbone.output_shape == (None, 512)
+    assert backbone.input_shape == (None, 32, 32, 3)
+    assert type(backbone).__name__ == "Functional" and not isinstance(backbone, keras.Sequential)
+    kinds = [type(layer).__name__ for layer in backbone.layers[1:]]
+    assert kinds == ["Conv2D", "ReLU", "MaxPooling2D", "BatchNormalization"] * 3 + ["Flatten"]
+    assert [layer.filters for layer in backbone.layers if hasattr(layer, "filters")] == [8, 16, 32]
+
+
+def test_backbone_options():
+    wide = build_backbone(widths=(32, 64, 128), name="wide")
+    assert wide.name == "wide" and wide.output_shape == (None, 4 * 4 * 128)
+    patches = build_backbone(input_shape=(8, 8, 3))  # lab 3's patch encoder
+    assert patches.output_shape == (None, 32)
+    features = wide(np.zeros((2, 32, 32, 3), np.float32))
+    assert features.shape == (2, 2048)
+
+
+def tiny_dataset(n: int, seed: int) -> tf.data.Dataset:
+    rng = np.random.default_rng(seed)
+    images = rng.random((n, 32, 32, 3), dtype=np.float32)
+    labels = rng.integers(0, 10, n)
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(16)
+
+
+def test_fit_and_evaluate_on_random_data():
+    backbone = build_backbone()
+    model = keras.Model(backbone.input, keras.layers.Dense(10)(backbone.output))
+    assert compile_classifier(model) is model
+    result = fit_and_evaluate(model, tiny_dataset(48, 0), tiny_dataset(32, 1), epochs=2, verbose=0)
+    assert isinstance(result, TrainResult)
+    assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 2 and all(np.isfinite(v)) for v in result.history.values())
+    assert 0 <= result.final_accuracy <= result.best_accuracy <= 100
+    assert result.best_accuracy == pytest.approx(100 * max(result.history["val_accuracy"]))
+    assert result.final_accuracy == pytest.approx(100 * result.history["val_accuracy"][-1])
+    assert result.best_epoch in (1, 2)
+    assert result.seconds > 0
+
+
+def test_fit_and_evaluate_rejects_zero_epochs():
+    backbone = build_backbone()
+    with pytest.raises(ValueError, match="epochs"):
+        fit_and_evaluate(backbone, tiny_dataset(16, 0), tiny_dataset(16, 1), epochs=0)
