@@ -21,8 +21,10 @@ Three parts (`--parts augment loss step`, all by default):
 - step: seconds per `contrastive_step` with the course's backbone and projection head, batch 256,
   eagerly and as a `tf.function`.
 
-Each timing is the best of `--repeat` runs after a warm-up run, the runs of different variants
-interleaved: the machine is shared, and the best run is the least disturbed one.
+Each figure is the best of `--repeat` runs after a warm-up run, the runs of different variants
+interleaved: the machine is shared, and the best run is the least disturbed one. Wall time is
+what a user waits; CPU time (user + system time of all the process's threads) is the work, which
+other processes on the machine inflate far less.
 """
 from __future__ import annotations
 
@@ -55,19 +57,22 @@ def _setup_tf(threads: int):
 
 
 def _best_interleaved(runs: dict, repeat: int) -> dict:
-    """Best wall time in seconds of each function in `runs`, after one warm-up call of each.
+    """Best wall time and best CPU time, in seconds, of each function in `runs`.
 
-    The repeats go round the functions in turn, so a slow spell on the shared machine touches
-    all of them rather than one.
+    After one warm-up call of each, the repeats go round the functions in turn, so a slow spell
+    on the shared machine touches all of them rather than one. CPU time is this process's user +
+    system time (all its threads): the work done, which other processes inflate far less than
+    the wall time.
     """
     for run in runs.values():
         run()
-    best = dict.fromkeys(runs, float("inf"))
+    best = {name: (float("inf"), float("inf")) for name in runs}
     for _ in range(repeat):
         for name, run in runs.items():
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             run()
-            best[name] = min(best[name], time.perf_counter() - start)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
     return best
 
 
@@ -113,11 +118,12 @@ def bench_augment(lab, args) -> None:
         runs[f"{name} alone, tf.function, Python loop"] = loop(tf.function(getattr(lab, name)))
     print(f"\naugment: {len(images)} random 32x32 float images in batches of {AUGMENT_BATCH}, "
           f"{args.threads} threads, best of {args.repeat}")
-    print(f"| {'how':<52} | images/s | ms per batch |")
-    print(f"|{'-' * 54}|---------:|-------------:|")
-    for name, seconds in _best_interleaved(runs, args.repeat).items():
-        per_batch = 1e3 * seconds * AUGMENT_BATCH / len(images)
-        print(f"| {name:<52} | {len(images) / seconds:8.0f} | {per_batch:12.1f} |", flush=True)
+    print(f"| {'how':<52} | images/s | wall ms per batch | CPU ms per batch |")
+    print(f"|{'-' * 54}|---------:|------------------:|-----------------:|")
+    batches_per_run = len(images) / AUGMENT_BATCH
+    for name, (wall, cpu) in _best_interleaved(runs, args.repeat).items():
+        print(f"| {name:<52} | {len(images) / wall:8.0f} | {1e3 * wall / batches_per_run:17.1f} "
+              f"| {1e3 * cpu / batches_per_run:16.1f} |", flush=True)
 
 
 def _status_bytes(field: str) -> int:
@@ -169,8 +175,8 @@ def loss_worker(impl: str, pairs: int, threads: int, repeat: int) -> dict:
     loss, _, _ = run(z1, z2)
     rss_peak = _status_bytes("VmHWM")
     allocator_peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
-    seconds = _best_interleaved({"loss": lambda: run(z1, z2)}, repeat)["loss"]
-    return {"pairs": pairs, "loss": loss, "seconds": seconds,
+    wall, cpu = _best_interleaved({"loss": lambda: run(z1, z2)}, repeat)["loss"]
+    return {"pairs": pairs, "loss": loss, "wall": wall, "cpu": cpu,
             "logits_mib": (2 * pairs) ** 2 * 4 / 2**20,
             "allocator_peak_mib": (allocator_peak - held) / 2**20,
             "peak_rss_growth_mib": (rss_peak - rss) / 2**20}
@@ -179,9 +185,9 @@ def loss_worker(impl: str, pairs: int, threads: int, repeat: int) -> dict:
 def bench_loss(args) -> None:
     print(f"\nnt_xent_loss forward + backward, {EMBEDDING_DIM}-d embeddings, temperature 0.5, "
           f"{args.threads} threads, best of {args.repeat}, a fresh process per B")
-    print("| B (pairs) | one 2B x 2B float32 MiB |     ms | TF allocator peak MiB "
+    print("| B (pairs) | one 2B x 2B float32 MiB | wall ms | CPU ms | TF allocator peak MiB "
           "| peak RSS growth MiB |")
-    print("|----------:|------------------------:|-------:|----------------------:"
+    print("|----------:|------------------------:|--------:|-------:|----------------------:"
           "|--------------------:|")
     for pairs in args.batch_sizes:
         command = [sys.executable, __file__, "--impl", args.impl, "--threads", str(args.threads),
@@ -191,8 +197,9 @@ def bench_loss(args) -> None:
             print(f"| {pairs:9d} | failed: {done.stderr.strip().splitlines()[-1:]} |")
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"| {pairs:9d} | {r['logits_mib']:23.0f} | {1e3 * r['seconds']:6.0f} "
-              f"| {r['allocator_peak_mib']:21.0f} | {r['peak_rss_growth_mib']:19.0f} |", flush=True)
+        print(f"| {pairs:9d} | {r['logits_mib']:23.0f} | {1e3 * r['wall']:7.0f} "
+              f"| {1e3 * r['cpu']:6.0f} | {r['allocator_peak_mib']:21.0f} "
+              f"| {r['peak_rss_growth_mib']:19.0f} |", flush=True)
 
 
 def bench_step(lab, args) -> None:
@@ -220,10 +227,11 @@ def bench_step(lab, args) -> None:
         runs[name] = run
     print(f"\ncontrastive_step: course backbone, projection head 512 -> 512 -> 128, Adam, batch "
           f"{STEP_BATCH} (2 x {STEP_BATCH} views), {args.threads} threads, best of {args.repeat}")
-    print("| how         | seconds per step | images/s |")
-    print("|-------------|-----------------:|---------:|")
-    for name, seconds in _best_interleaved(runs, args.repeat).items():
-        print(f"| {name:<11} | {seconds:16.3f} | {STEP_BATCH / seconds:8.0f} |", flush=True)
+    print("| how         | wall s per step | CPU s per step | images/s |")
+    print("|-------------|----------------:|---------------:|---------:|")
+    for name, (wall, cpu) in _best_interleaved(runs, args.repeat).items():
+        print(f"| {name:<11} | {wall:15.3f} | {cpu:14.3f} | {STEP_BATCH / wall:8.0f} |",
+              flush=True)
 
 
 def main(argv=None) -> int:

@@ -47,7 +47,7 @@ def experiment(args: argparse.Namespace) -> int:
     from course.impl import ImplementationError
 
     options = Options(rotation_batches=args.rotation_batches, schedule=args.schedule, widths=args.widths,
-                      simclr_epochs=args.simclr_epochs, temperature=args.temperature, seed=args.seed)
+                      rotation_head=args.rotation_head, bn_momentum=args.bn_momentum, simclr_epochs=args.simclr_epochs, temperature=args.temperature, seed=args.seed)
     command = experiment_command(args.name, args.data, args.budget, args.impl, args.out, options)
     try:
         run_experiment(args.name, data=args.data, budget=args.budget, impl=args.impl, out=Path(args.out),
@@ -70,10 +70,14 @@ def _add_experiment_parser(commands) -> None:
     exp.add_argument("--out", default="runs/experiment", help="folder for results.md, results.json and the figures (default: runs/experiment)")
     exp.add_argument("--rotation-batches", choices=("groups", "shuffled"), default="groups",
                      help="groups (default): all four rotations of an image in one batch, as RotNet does; shuffled: lab 2's make_rotation_dataset")
-    exp.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
-                     help="pretraining learning rate: cosine decay from 1e-3 (default) or constant 1e-3; labelled phases always use 1e-3")
+    exp.add_argument("--schedule", choices=("cosine", "constant"), default="constant",
+                     help="pretraining learning rate: constant 1e-3 (default, the workshop's) or cosine decay from 1e-3; labelled phases always use 1e-3")
     exp.add_argument("--widths", type=_widths, default=None,
                      help="backbone widths such as 32,64,128 for every row (default: lab 1's build_backbone, 8,16,32)")
+    exp.add_argument("--rotation-head", choices=("linear", "mlp"), default="linear",
+                     help="linear (default): lab 2's build_rotation_model; mlp: the rotation classifier behind a hidden layer")
+    exp.add_argument("--bn-momentum", type=float, default=None,
+                     help="BatchNormalization momentum in every phase (default: Keras' 0.99; 0.9 is PyTorch's default, the workshop's)")
     exp.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR pretraining epochs (default: the budget's)")
     exp.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature (default 0.5)")
     exp.add_argument("--seed", type=int, default=0, help="base seed of every phase (default 0)")

@@ -155,9 +155,15 @@ def test_results_markdown_names_the_command():
 
 def test_experiment_command_round_trips_options():
     command = experiment_command("rotation", "../data dir", "full", "labs", "runs/x",
-                                 Options(schedule="constant", widths=(32, 64, 128), seed=3))
+                                 Options(schedule="constant", widths=(32, 64, 128), seed=3,
+                                         rotation_head="mlp", bn_momentum=0.9))
     assert command == ("course experiment rotation --data '../data dir' --budget full --impl labs "
-                       "--out runs/x --schedule constant --widths 32,64,128 --seed 3")
+                       "--out runs/x --rotation-batches groups --rotation-head mlp "
+                       "--schedule constant --widths 32,64,128 --bn-momentum 0.9 --seed 3")
+    assert experiment_command("supervised", "d", "quick", "solutions", "o") == (
+        "course experiment supervised --data d --budget quick --impl solutions --out o")
+    assert experiment_command("simclr", "d", "quick", "solutions", "o").endswith(
+        "--rotation-batches groups --rotation-head linear --schedule constant")
 
 
 def test_budgets_table():

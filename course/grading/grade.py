@@ -90,16 +90,15 @@ def lab_problems(result: LabResult) -> list[str]:
 
 def unique_names(folders: list[Path]) -> list[str]:
     """Display names: each folder's name, made unique with its parents' names or a number."""
-    names = [folder.name or str(folder) for folder in folders]
-    for i, folder in enumerate(folders):
-        if names.count(names[i]) > 1 and folder.parent.name:
-            names[i] = f"{folder.parent.name}-{folder.name}"
-    seen: Counter = Counter()
-    for i, name in enumerate(names):
+    plain = [folder.name or str(folder) for folder in folders]
+    names = [f"{folder.parent.name}-{name}" if plain.count(name) > 1 and folder.parent.name else name
+             for name, folder in zip(plain, folders)]
+    counts, seen = Counter(names), Counter()
+    unique = []
+    for name in names:
         seen[name] += 1
-        if names.count(name) > 1:
-            names[i] = f"{name}-{seen[name]}"
-    return names
+        unique.append(f"{name}-{seen[name]}" if counts[name] > 1 else name)
+    return unique
 
 
 def locate(folder: Path, module: str) -> tuple[Path | None, str]:
@@ -156,9 +155,13 @@ def grade_submissions(
     """Grades every lab of every submission; raises `runner.CollectionError` if the autograder
     itself cannot be collected. Nothing a submission does stops the others from being graded."""
     labs = list(labs or graded_labs())
-    catalog = collect(labs)  # names and points of every check, even for labs that cannot run
+    # The names and points of every check, for labs that cannot run: collected while grading starts.
+    collector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect")
+    collected = collector.submit(collect, labs)
+    collector.shutdown(wait=False)
     results = [SubmissionResult(name, Path(folder)) for name, folder in zip(unique_names([Path(f) for f in folders]), folders)]
     slots: dict[tuple[int, str], LabResult] = {}
+    missing: dict[tuple[int, str], str] = {}
     tasks: list[tuple[int, str, Path]] = []
     for index, submission in enumerate(results):
         for lab in labs:
@@ -166,7 +169,7 @@ def grade_submissions(
             if note:
                 submission.notes.append(note)
             if folder is None:
-                slots[index, lab] = missing_lab(catalog[lab], note or f"{LABS[lab]}.py is not in the submission.")
+                missing[index, lab] = note or f"{LABS[lab]}.py is not in the submission."
             else:
                 tasks.append((index, lab, folder))
     remaining = Counter(index for index, _, _ in tasks)
@@ -175,6 +178,9 @@ def grade_submissions(
 
     def finish(index: int) -> None:
         submission = results[index]
+        for lab in labs:
+            if (index, lab) in missing:
+                slots[index, lab] = missing_lab(collected.result()[lab], missing[index, lab])
         submission.labs = [slots[index, lab] for lab in labs]
         if on_submission:
             on_submission(submission)
@@ -186,21 +192,23 @@ def grade_submissions(
             result = grade_lab(folder, lab, wall_limit=wall_limit, call_timeout=call_timeout,
                                import_timeout=import_timeout, solutions=solutions)
         except Exception as error:  # noqa: BLE001  (one failure of the grader must not stop a batch)
-            return not_run(catalog[lab], f"the grader failed on this lab ({type(error).__name__}: {error}); "
-                                         "please report this to the course staff")
+            return not_run(collected.result()[lab], f"the grader failed on this lab ({type(error).__name__}: {error}); "
+                                                    "please report this to the course staff")
         if not result.tests:  # the grading run ended before it had even collected the checks
-            filled = not_run(catalog[lab], result.problem or "the grading run ended before any check ran")
+            filled = not_run(collected.result()[lab], result.problem or "the grading run ended before any check ran")
             filled.seconds, filled.printed, filled.printed_bytes = result.seconds, result.printed, result.printed_bytes
             return filled
         return result
 
-    for index in range(len(results)):
-        if not remaining[index]:
-            finish(index)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
     try:
         futures = {pool.submit(run, *task): task for task in tasks}
+        for index in range(len(results)):
+            if not remaining[index]:
+                finish(index)
         for future in as_completed(futures):
+            if collected.done() and collected.exception():
+                raise collected.exception()  # the autograder itself is broken: stop the batch
             index, lab, _ = futures[future]
             slots[index, lab] = future.result()
             if on_lab:
@@ -209,6 +217,7 @@ def grade_submissions(
             if not remaining[index]:
                 results[index].seconds = time.monotonic() - started[index]
                 finish(index)
+        collected.result()  # raises CollectionError if the autograder could not be collected
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: the running children get it too
         raise

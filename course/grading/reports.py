@@ -23,7 +23,7 @@ from course.grading.grade import lab_problems
 from course.grading.runner import LabResult, TestResult
 
 WIDTH = 100  # terminal lines
-MESSAGE_LINES = 6  # lines of one failure message in the terminal
+MESSAGE_LINES = 10  # lines of one failure message in the terminal
 PRINTED_LINES = 20  # lines of what the code printed, in the terminal (--verbose, course check)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # not in a terminal, not in XML
 XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -53,7 +53,7 @@ def _wrap(text: str, indent: int, max_lines: int = MESSAGE_LINES) -> list[str]:
     for paragraph in clean(text).strip().splitlines() or [""]:
         lines += textwrap.wrap(paragraph, WIDTH - indent, subsequent_indent="  ", break_on_hyphens=False) or [""]
     if len(lines) > max_lines:
-        lines = lines[: max_lines - 1] + [lines[max_lines - 1][: WIDTH - indent - 40] + " ... (the JSON report has the rest)"]
+        lines = lines[: max_lines - 1] + [lines[max_lines - 1][: WIDTH - indent - 40] + " ... (cut: --json FILE has all of it)"]
     return [" " * indent + line for line in lines]
 
 
