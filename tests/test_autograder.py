@@ -1,14 +1,34 @@
 """Tests of the autograder: it must give the solutions full marks, the stubs none (with their
 hints), take points from every realistic bug on the exercise it breaks, and keep full marks for
-correct implementations that differ from the solution."""
+correct implementations that differ from the solution.
+
+The mutants and alternatives of a lab are graded in one run (`grade_variants`), sharing one
+worker; the solutions and the stubs go through the full grader, as a student's lab does.
+"""
 import pytest
 
-from course.grading.runner import grade_lab, graded_labs
+from course.grading.runner import grade_lab, grade_variants, graded_labs
 from mutation import variants, write_submission
+
+MUTANTS, ALTERNATIVES = variants("mutants"), variants("alternatives")
 
 
 def failures(result) -> str:
     return "\n".join(f"{t.name}: {t.output}" for t in result.tests if t.status != "passed") or result.problem
+
+
+@pytest.fixture(scope="module")
+def graded_variants(tmp_path_factory):
+    """Every mutant and alternative, graded on its own exercise: (lab, name) -> LabResult."""
+    results = {}
+    for lab in graded_labs():
+        batch = {
+            name: (write_submission(tmp_path_factory.mktemp("variant"), lab, exercise, code), [exercise])
+            for variant_lab, name, exercise, code in MUTANTS + ALTERNATIVES
+            if variant_lab == lab
+        }
+        results.update({(lab, name): result for name, result in grade_variants(lab, batch).items()})
+    return results
 
 
 @pytest.mark.parametrize("lab", graded_labs())
@@ -25,14 +45,14 @@ def test_stubs_get_zero_with_their_hints(lab):
         assert "is not implemented yet. Hint: " in test.output, f"{test.name}: {test.output}"
 
 
-@pytest.mark.parametrize("lab, name, exercise, code", variants("mutants"), ids=lambda v: v if isinstance(v, str) and " " in v else None)
-def test_mutant_loses_points_on_its_exercise(lab, name, exercise, code, tmp_path):
-    result = grade_lab(write_submission(tmp_path, lab, exercise, code), lab, exercises=[exercise])
-    assert result.tests, f"no checks for {exercise}"
+@pytest.mark.parametrize("lab, name, exercise", [v[:3] for v in MUTANTS], ids=[f"{v[0]}: {v[1]}" for v in MUTANTS])
+def test_mutant_loses_points_on_its_exercise(graded_variants, lab, name, exercise):
+    result = graded_variants[lab, name]
+    assert result.tests, f"no checks ran for {lab}.{exercise}: {result.problem}"
     assert result.score < result.max_score, f"mutant {name!r} kept full marks on {lab}.{exercise}"
 
 
-@pytest.mark.parametrize("lab, name, exercise, code", variants("alternatives"), ids=lambda v: v if isinstance(v, str) and " " in v else None)
-def test_alternative_keeps_full_marks(lab, name, exercise, code, tmp_path):
-    result = grade_lab(write_submission(tmp_path, lab, exercise, code), lab, exercises=[exercise])
+@pytest.mark.parametrize("lab, name, exercise", [v[:3] for v in ALTERNATIVES], ids=[f"{v[0]}: {v[1]}" for v in ALTERNATIVES])
+def test_alternative_keeps_full_marks(graded_variants, lab, name, exercise):
+    result = graded_variants[lab, name]
     assert result.tests and result.score == result.max_score, failures(result)

@@ -33,6 +33,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--import-timeout", type=float, default=60.0, help="seconds the import of a lab may take")
     group.addoption("--exercise", action="append", default=[], help="grade only this exercise (repeatable)")
     group.addoption("--solutions", default=str(ROOT / "solutions"), help="the reference solutions' folder (absent for students)")
+    group.addoption("--variants", default=None, help="JSON file {name: {impl, exercises}}: grade many trusted "
+                    "variants of a lab in one worker (the autograder's own tests)")
+
+
+def _variants(config: pytest.Config) -> dict | None:
+    path = config.getoption("--variants")
+    return json.loads(Path(path).read_text()) if path else None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    variants = _variants(metafunc.config)
+    if variants and "lab" in metafunc.fixturenames:
+        metafunc.parametrize("lab", list(variants), indirect=True, scope="module")
+
+
+def _variant(item: pytest.Item) -> str | None:
+    return getattr(item, "callspec", None) and item.callspec.params.get("lab")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,7 +74,7 @@ def grade_info(item: pytest.Item) -> dict:
     lab = item.module.LAB
     title = (item.function.__doc__ or item.name).strip().splitlines()[0]
     return {"id": item.nodeid, "lab": lab, "exercise": marker.args[0], "points": float(marker.kwargs["points"]),
-            "name": f"{lab}.{marker.args[0]}: {title}"}
+            "name": f"{lab}.{marker.args[0]}: {title}", "variant": _variant(item)}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -66,9 +83,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("grade")
         if marker is None or len(marker.args) != 1 or "points" not in marker.kwargs:
             raise pytest.UsageError(f"{item.nodeid}: a graded test needs @pytest.mark.grade(exercise, points=N)")
-    exercises = set(config.getoption("--exercise"))
-    if exercises:
-        keep = [item for item in items if item not in graded or item.get_closest_marker("grade").args[0] in exercises]
+    exercises, variants = set(config.getoption("--exercise")), _variants(config) or {}
+
+    def wanted(item: pytest.Item) -> bool:
+        exercise = item.get_closest_marker("grade").args[0]
+        only = variants[_variant(item)]["exercises"] if variants else exercises
+        return not only or exercise in only
+
+    keep = [item for item in items if item not in graded or wanted(item)]
+    if len(keep) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
 
@@ -78,8 +101,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         if hasattr(getattr(item, "module", None), "LAB"):
             info = grade_info(item)
-            counters[info["lab"]] = counters.get(info["lab"], 0) + 1
-            info["number"] = f"{info['lab'].removeprefix('lab')}.{counters[info['lab']]}"
+            key = (info["lab"], info["variant"])
+            counters[key] = counters.get(key, 0) + 1
+            info["number"] = f"{info['lab'].removeprefix('lab')}.{counters[key]}"
             item.stash[_INFO] = info
             tests.append(info)
     _emit(session.config, {"event": "collected", "tests": tests})
@@ -150,6 +174,10 @@ def lab(request: pytest.FixtureRequest):
     """The graded implementation of this module's `LAB`, run in a sandboxed worker process."""
     config = request.config
     name = LABS[request.module.LAB]
+    variants = _variants(config)
+    if variants:
+        yield _shared_variant_submission(request, Path(variants[request.param]["impl"]) / f"{name}.py")
+        return
     folder = impl_dir(config.getoption("--impl"))
     lab_file = folder / f"{name}.py"
     solutions = _solutions(config)
@@ -196,3 +224,24 @@ def reference(request: pytest.FixtureRequest):
     yield submission
     submission.stop()
     _LIVE.remove(submission)
+
+
+def _shared_variant_submission(request: pytest.FixtureRequest, lab_file: Path) -> Submission:
+    """One worker for every variant of a lab: the variants are the course's own trusted fixtures."""
+    shared = request.config.stash.setdefault(_SHARED, {})
+    submission = shared.get(request.module.LAB)
+    if submission is None:
+        submission = shared[request.module.LAB] = Submission(
+            lab_file, call_timeout=request.config.getoption("--call-timeout"),
+            import_timeout=request.config.getoption("--import-timeout"), on_start=_one_worker_at_a_time,
+        )
+        _LIVE.append(submission)
+        request.config.add_cleanup(submission.stop)
+    try:
+        submission.retarget(lab_file)
+    except StudentCodeError:
+        pass  # every call repeats the import error
+    return submission
+
+
+_SHARED = pytest.StashKey[dict]()

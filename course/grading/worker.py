@@ -216,7 +216,15 @@ def main(argv: list[str]) -> None:
             request = read_message(request_fd, tensor=tensor)
         except (EOFError, CodecError):
             return
-        if request["op"] == "call" and not callable(getattr(lab, request["name"], None)):
+        if request["op"] == "load":  # another variant of the lab (tests of the autograder)
+            lab_file = request["file"]
+            sys.path.insert(0, str(Path(lab_file).parent))
+            try:
+                lab = load_module(lab_file, module_name)
+                reply = {"imported": True}
+            except BaseException as error:  # noqa: BLE001
+                reply = {"import_error": describe(error, lab_file)}
+        elif request["op"] == "call" and not callable(getattr(lab, request["name"], None)):
             reply: dict[str, Any] = {"missing": request["name"]}
         else:
             try:

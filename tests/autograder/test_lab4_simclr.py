@@ -833,11 +833,13 @@ STEP_RATE = 0.05  # Adam: the first step moves every weight with a gradient by a
 
 def _small_models():
     """A small encoder (no BatchNormalization, so encoding the views together or one at a time gives
-    the same features) and a Dense-ReLU-Dense head, with fixed weights."""
+    the same features) and a Dense-ReLU-Dense head, with fixed weights that keep the embeddings of
+    different images apart (so that the loss depends clearly on the temperature and the weights)."""
     import keras
 
     inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.Rescaling(2.0, offset=-1.0)(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="tanh")(x)
     x = keras.layers.Flatten()(x)
     encoder = keras.Model(inputs, keras.layers.Dense(16)(x))
     features = keras.Input((16,))
@@ -845,7 +847,8 @@ def _small_models():
     head = keras.Model(features, keras.layers.Dense(8)(hidden))
     generator = np.random.default_rng(12)
     for model in (encoder, head):
-        model.set_weights([generator.normal(0.0, 0.5, size=w.shape).astype("float32") for w in model.weights])
+        model.set_weights([generator.normal(0.0, 1.0 / np.sqrt(w.shape[0] if len(w.shape) == 2 else np.prod(w.shape[:-1])) if len(w.shape) > 1 else 0.01,
+                                            size=w.shape).astype("float32") for w in model.weights])
     return encoder, head
 
 
