@@ -151,6 +151,8 @@ class Options:
         backbone); "mlp" attaches the rotation classifier behind a hidden layer
         (Dense(256) -> ReLU -> Dense(4)), so that the last backbone block need not become
         rotation-specific (RotNet's lesson on where the head attaches).
+    rotation_flips: flips each image left-right with probability 1/2 before rotating it, in
+        "groups" batches (RotNet's CIFAR-10 pretraining uses flips; the rotation label is unchanged).
     bn_momentum: None keeps the backbone's BatchNormalization momentum (Keras' 0.99); 0.9 is
         PyTorch's default (its `momentum=0.1`), the framework of the workshop. Applied to every
         phase of every row.
@@ -163,6 +165,7 @@ class Options:
     schedule: str = "constant"
     widths: tuple[int, ...] | None = None
     rotation_head: str = "linear"
+    rotation_flips: bool = False
     bn_momentum: float | None = None
     simclr_epochs: int | None = None
     temperature: float = 0.5
@@ -185,6 +188,8 @@ def experiment_command(name: str, data: str, budget: str, impl: str, out: str,
         words += ["--schedule", options.schedule]
     if options.widths is not None:
         words += ["--widths", ",".join(str(w) for w in options.widths)]
+    if options.rotation_flips:
+        words += ["--rotation-flips"]
     if options.bn_momentum is not None:
         words += ["--bn-momentum", str(options.bn_momentum)]
     if options.simclr_epochs is not None:
@@ -487,15 +492,22 @@ class _Runner:
         group = max(1, self.budget.batch_size // 4)
         rotation_batch, standardize = lab2.raw("rotation_batch"), lab1.raw("standardize")
 
-        def load(indices):
-            x, k = rotation_batch(tf.gather(images, indices))
+        flips = self.options.rotation_flips
+
+        def load(indices, flip_seed):
+            x = tf.gather(images, indices)
+            if flips:  # each image flips with its own coin, a new draw per batch and epoch
+                x = tf.image.stateless_random_flip_left_right(x, flip_seed)
+            x, k = rotation_batch(x)
             return standardize(x), tf.cast(k, tf.int32)
 
         dataset = tf.data.Dataset.range(len(self.split.unlabelled_images))
         dataset = dataset.shuffle(len(self.split.unlabelled_images), seed=seed,
                                   reshuffle_each_iteration=True)
+        flip_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset.batch(group), flip_seeds)
         with lab2.calling("rotation_batch"), lab1.calling("standardize"):
-            dataset = dataset.batch(group).map(load, num_parallel_calls=tf.data.AUTOTUNE)
+            dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def pretrain_rotation(self) -> _Pretrained:
@@ -535,7 +547,7 @@ class _Runner:
         self.pretraining["rotation"] = {
             "epochs": epochs, "examples_per_epoch": examples,
             "batches": self.options.rotation_batches, "schedule": self.options.schedule,
-            "head": self.options.rotation_head,
+            "head": self.options.rotation_head, "flips": self.options.rotation_flips,
             "loss": curves["loss"], "accuracy": curves["accuracy"]}
         path = self.out / "rotation_pretraining.png"
         from course import plots

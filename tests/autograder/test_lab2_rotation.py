@@ -2,12 +2,16 @@
 
 Each test is one check worth points; its docstring's first line is what the report calls it.
 Tests run in a process without TensorFlow: `lab.f(...)` runs the student's function in a worker,
-and `probe_*` functions run there too, returning plain data about models and datasets.
+and `probe_*` functions run there too, returning plain data about models and datasets. Probes
+return raw outputs (arrays, weights, shapes, identities) and leave every comparison to the test:
+the student's code may have patched NumPy in the worker (np.abs, np.allclose, ...), never here.
 
 Rotations are identified by comparing with all four `np.rot90(image, k)` (k counter-clockwise
 quarter turns on the (H, W) axes), so any technique (tf.image.rot90, transpose and reverse,
 gather, any order of the examples) is graded by what it returns.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -229,13 +233,14 @@ def probe_random_rotations(lab, image, seeds):
     kinds = {k.dtype.kind for k in ks}
     if shapes != {()} or not kinds <= {"i", "u"}:
         return {"error": f"k should be a scalar integer, got shapes {sorted(shapes)} of dtypes {sorted(str(k.dtype) for k in ks[:1])}"}
-    return {"rotated": np.stack(rotated), "k": np.array([int(k) for k in ks])}
+    return {"rotated": rotated, "k": [int(k) for k in ks]}
 
 
 def random_rotations(lab, seeds):
+    """The rotated images (a list: their shapes may differ) and the k's, as an int array."""
     result = lab.probe(probe_random_rotations, ONE_IMAGE, seeds, timeout=120)
     assert "error" not in result, result.get("error")
-    return result["rotated"], result["k"]
+    return [np.asarray(out) for out in result["rotated"]], np.array(result["k"], dtype=np.int64)
 
 
 @pytest.mark.grade("random_rotation", points=2)
@@ -280,7 +285,7 @@ def probe_k_counts(lab, image, count):
         if k.shape != () or k.dtype.kind not in "iu":
             return {"error": f"k should be a scalar integer, got shape {k.shape} of dtype {k.dtype}"}
         ks.append(int(k))
-    return {"k": np.array(ks)}
+    return {"k": ks}
 
 
 @pytest.mark.grade("random_rotation", points=2)
@@ -288,7 +293,7 @@ def test_random_rotation_uniform(lab):
     """k is uniform on {0, 1, 2, 3} over 400 seeds (a chi-square test)"""
     result = lab.probe(probe_k_counts, ONE_IMAGE, CHI2_SEEDS, timeout=120)
     assert "error" not in result, result.get("error")
-    ks = result["k"]
+    ks = np.array(result["k"], dtype=np.int64)
     assert ((ks >= 0) & (ks <= 3)).all(), f"k should be in {{0, 1, 2, 3}}, got values {sorted(set(ks.tolist()))}"
     counts = np.bincount(ks, minlength=4)
     expected = CHI2_SEEDS / 4
@@ -334,14 +339,22 @@ def probe_rotation_dataset(lab, images, batch_size, seed, epochs=1):
             if not isinstance(batch, (tuple, list)) or len(batch) != 2:
                 return {"type": "Dataset", "error": "each batch should be a pair (images, k)"}
             batches.append((np.asarray(batch[0]), np.asarray(batch[1])))
-        result["epochs"].append({
-            "sizes": [len(x) for x, _ in batches],
-            "images": np.concatenate([x for x, _ in batches]) if batches else np.zeros((0,)),
-            "labels": np.concatenate([y.reshape(-1) for _, y in batches]) if batches else np.zeros((0,)),
-            "dtypes": sorted({str(x.dtype) for x, _ in batches}),
-            "label_dtypes": sorted({str(y.dtype) for _, y in batches}),
-        })
+        result["epochs"].append(batches)
     return result
+
+
+def epoch_of(batches):
+    """An epoch's batches [(images, k), ...] as sizes, all images, all labels and their dtypes."""
+    assert all(x.ndim > 0 for x, _ in batches), "each batch should be a pair (images, k) of batched arrays"
+    shapes = sorted({x.shape[1:] for x, _ in batches})
+    assert len(shapes) <= 1, f"the batches should hold images of one shape, got {shapes}"
+    return {
+        "sizes": [len(x) for x, _ in batches],
+        "images": np.concatenate([x for x, _ in batches]) if batches else np.zeros((0,)),
+        "labels": np.concatenate([y.reshape(-1) for _, y in batches]) if batches else np.zeros((0,)),
+        "dtypes": sorted({str(x.dtype) for x, _ in batches}),
+        "label_dtypes": sorted({str(y.dtype) for _, y in batches}),
+    }
 
 
 FORMS = {
@@ -373,7 +386,7 @@ def dataset_epochs(lab, images, batch_size, seed, epochs):
     result = lab.probe(probe_rotation_dataset, images, batch_size, seed, epochs, timeout=60)
     assert result["type"] == "Dataset", f"make_rotation_dataset should return a tf.data.Dataset, got {result['type']}"
     assert "error" not in result, result.get("error")
-    return result["epochs"]
+    return [epoch_of(batches) for batches in result["epochs"]]
 
 
 @pytest.mark.grade("make_rotation_dataset", points=2)
@@ -470,7 +483,18 @@ def gradient_step(model, x):
         keras.optimizers.Adam(learning_rate=0.01).apply_gradients(pairs)
 
 
-def probe_rotation_model(lab):
+MODEL_X = np.random.default_rng(3).normal(size=(6, 32, 32, 3)).astype("float32")
+
+
+def largest_change(after, before) -> float:
+    """max |after - before| (inf when the shapes differ, 0 for empty arrays)."""
+    after, before = np.asarray(after, np.float64), np.asarray(before, np.float64)
+    if after.shape != before.shape:
+        return float("inf")
+    return float(np.abs(after - before).max()) if before.size else 0.0
+
+
+def probe_rotation_model(lab, x):
     """build_rotation_model(backbone)"""
     import keras
 
@@ -480,12 +504,10 @@ def probe_rotation_model(lab):
     model = lab.build_rotation_model(backbone)
     if not isinstance(model, keras.Model):
         return {"type": type(model).__name__}
-    x = np.random.default_rng(3).normal(size=(6, 32, 32, 3)).astype("float32")
     logits = model(x, training=False)
     kernels = [w for w in backbone.weights if w.path.endswith("kernel")]
     before = [w.numpy() for w in kernels]
     gradient_step(model, x)
-    moved = [float(np.abs(w.numpy() - b).max()) for w, b in zip(kernels, before)]
     ids = {id(w) for w in model.weights}
     return {
         "type": "Model",
@@ -493,8 +515,17 @@ def probe_rotation_model(lab):
         "logits": np.asarray(logits),
         "dtype": str(np.asarray(logits).dtype),
         "shares_variables": all(id(w) in ids for w in backbone.weights),
-        "backbone_moved": min(moved),
+        "kernels_before": before,
+        "kernels_after": [w.numpy() for w in kernels],
     }
+
+
+def rotation_model_result(lab):
+    result = lab.probe(probe_rotation_model, MODEL_X)
+    if result.get("type") == "Model":
+        moved = [largest_change(after, before) for after, before in zip(result["kernels_after"], result["kernels_before"])]
+        result["backbone_moved"] = min(moved)
+    return result
 
 
 def check_model(result, function):
@@ -513,7 +544,7 @@ def check_logits(logits, rows, columns, what):
 @pytest.mark.grade("build_rotation_model", points=2)
 def test_rotation_model_logits(lab):
     """a functional model from images to [B, 4] rotation logits (no softmax)"""
-    result = lab.probe(probe_rotation_model)
+    result = rotation_model_result(lab)
     check_model(result, "build_rotation_model")
     check_logits(result["logits"], 6, 4, "4 rotation logits")
 
@@ -521,7 +552,7 @@ def test_rotation_model_logits(lab):
 @pytest.mark.grade("build_rotation_model", points=2)
 def test_rotation_model_trains_backbone(lab):
     """the model reuses the given backbone: training it updates the backbone's own weights"""
-    result = lab.probe(probe_rotation_model)
+    result = rotation_model_result(lab)
     check_model(result, "build_rotation_model")
     assert result["shares_variables"] and result["backbone_moved"] > 0, (
         "a training step on the rotation model did not change the weights of the backbone passed in"
@@ -534,80 +565,102 @@ def test_rotation_model_trains_backbone(lab):
 # -- transfer --------------------------------------------------------------------------------------
 
 
-def pretrained_backbone():
+# The workshop backbone's "pretrained" weights, drawn here and handed to the worker as one flat
+# array, cut in order into the backbone's weights (BN variances and gammas from the positive one).
+_draws = np.random.default_rng(4).normal(0.0, 0.3, size=8192)
+PRETRAINED, PRETRAINED_POSITIVE = _draws.astype("float32"), (np.abs(_draws) + 0.5).astype("float32")
+_rng = np.random.default_rng(5)
+TRANSFER_X = _rng.normal(size=(8, 32, 32, 3)).astype("float32")
+# The first 4 images of TRANSFER_X in a batch of other statistics.
+TRANSFER_OTHER = np.concatenate([TRANSFER_X[:4], _rng.normal(2.0, 3.0, size=(4, 32, 32, 3)).astype("float32")])
+
+
+def pretrained_backbone(values, positive):
     """The workshop backbone with random, distinct "pretrained" weights and BN statistics."""
     from course.models import build_backbone
 
     backbone = build_backbone()
-    rng_ = np.random.default_rng(4)
-    values = []
+    weights, offset = [], 0
     for w in backbone.weights:
-        value = rng_.normal(0.0, 0.3, size=w.shape)
-        if "variance" in w.path or "gamma" in w.path:
-            value = np.abs(value) + 0.5
-        values.append(value.astype("float32"))
-    backbone.set_weights(values)
+        size = math.prod(w.shape)
+        source = positive if "variance" in w.path or "gamma" in w.path else values
+        weights.append(source[offset : offset + size].reshape(tuple(w.shape)))
+        offset += size
+    backbone.set_weights(weights)
     return backbone
 
 
-def probe_transfer(lab, num_classes, freeze_backbone):
+def probe_transfer(lab, num_classes, freeze_backbone, values, positive, x, other):
     """transfer(backbone, num_classes, freeze_backbone=...)"""
     import keras
 
-    backbone = pretrained_backbone()
+    backbone = pretrained_backbone(values, positive)
     snapshot = [(w, w.path, w.numpy()) for w in backbone.weights]
     model = lab.transfer(backbone, num_classes, freeze_backbone=freeze_backbone)
     if not isinstance(model, keras.Model):
         return {"type": type(model).__name__}
-    # Which of the model's variables hold the backbone's weights: the same variables, or (a copy)
-    # variables of the same values.
     weights = list(model.weights)
-    holder, missing = {}, []
-    for w, path, value in snapshot:
-        index = next((i for i, m in enumerate(weights) if m is w), None)
-        if index is None:
-            index = next((i for i, m in enumerate(weights) if i not in holder and tuple(m.shape) == value.shape
-                          and np.array_equal(m.numpy(), value)), None)
-        if index is None:
-            missing.append(path)
-        else:
-            holder[index] = path
-    head = [m for i, m in enumerate(weights) if i not in holder]
+    built = [m.numpy() for m in weights]
     trainable = {id(m) for m in model.trainable_weights}
 
-    rng_ = np.random.default_rng(5)
-    x = rng_.normal(size=(8, 32, 32, 3)).astype("float32")
-    other = np.concatenate([x[:4], rng_.normal(2.0, 3.0, size=(4, 32, 32, 3)).astype("float32")])
     logits = np.asarray(model(x, training=False))
-    # With BatchNormalization in inference mode an image's output does not depend on its batch.
-    in_batch = np.asarray(model(x, training=True))[:4]
-    in_other = np.asarray(model(other, training=True))[:4]
+    in_batch = np.asarray(model(x, training=True))
+    in_other = np.asarray(model(other, training=True))
     inference = np.asarray(model(x[:4], training=False))
 
     before = [m.numpy() for m in weights]
     gradient_step(model, x)
-    change = [float(np.abs(m.numpy() - value).max()) if value.size else 0.0 for m, value in zip(weights, before)]
-    moved = {path: change[i] for i, path in holder.items()}
-    head_moved = max((change[i] for i in range(len(weights)) if i not in holder), default=0.0)
     return {
         "type": "Model",
         "sequential": isinstance(model, keras.Sequential),
         "logits": logits,
-        "missing": missing,
-        "head_params": int(sum(np.prod(m.shape) for m in head)),
-        "trainable_params": int(sum(np.prod(m.shape) for m in model.trainable_weights)),
-        "trainable_backbone": sorted(path for i, path in holder.items() if id(weights[i]) in trainable),
-        "batch_dependence": float(np.abs(in_batch - in_other).max()),
-        "train_vs_inference": float(np.abs(in_batch - inference).max()),
-        "moved": moved,
-        "head_moved": head_moved,
+        "backbone": [(path, value) for _, path, value in snapshot],
+        # For each backbone weight, the index of the same variable among the model's weights.
+        "same": [next((i for i, m in enumerate(weights) if m is w), None) for w, _, _ in snapshot],
+        "built": built,
+        "shapes": [tuple(m.shape) for m in weights],
+        "trainable": [id(m) in trainable for m in weights],
+        "trainable_shapes": [tuple(m.shape) for m in model.trainable_weights],
+        "in_batch": in_batch,
+        "in_other": in_other,
+        "inference": inference,
+        "before": before,
+        "after": [m.numpy() for m in weights],
     }
 
 
 def transfer_result(lab, num_classes, freeze_backbone):
-    result = lab.probe(probe_transfer, num_classes, freeze_backbone)
-    check_model(result, "transfer")
-    return result
+    raw = lab.probe(probe_transfer, num_classes, freeze_backbone, PRETRAINED, PRETRAINED_POSITIVE, TRANSFER_X, TRANSFER_OTHER)
+    check_model(raw, "transfer")
+    # Which of the model's variables hold the backbone's weights: the same variables, or (a copy)
+    # variables of the same values.
+    built = [np.asarray(value) for value in raw["built"]]
+    holder, missing = {}, []
+    for (path, value), same in zip(raw["backbone"], raw["same"]):
+        value = np.asarray(value)
+        index = same
+        if index is None:
+            index = next((i for i, m in enumerate(built) if i not in holder and m.shape == value.shape
+                          and np.array_equal(m, value)), None)
+        if index is None:
+            missing.append(path)
+        else:
+            holder[index] = path
+    sizes = [math.prod(shape) for shape in raw["shapes"]]
+    # With BatchNormalization in inference mode an image's output does not depend on its batch.
+    in_batch, in_other = np.asarray(raw["in_batch"])[:4], np.asarray(raw["in_other"])[:4]
+    change = [largest_change(after, before) for after, before in zip(raw["after"], raw["before"])]
+    return {
+        **raw,
+        "missing": missing,
+        "head_params": int(sum(size for i, size in enumerate(sizes) if i not in holder)),
+        "trainable_params": int(sum(math.prod(shape) for shape in raw["trainable_shapes"])),
+        "trainable_backbone": sorted(path for i, path in holder.items() if raw["trainable"][i]),
+        "batch_dependence": largest_change(in_batch, in_other),
+        "train_vs_inference": largest_change(in_batch, raw["inference"]),
+        "moved": {path: change[i] for i, path in holder.items()},
+        "head_moved": max((change[i] for i in range(len(change)) if i not in holder), default=0.0),
+    }
 
 
 def check_carried_over(result):

@@ -31,17 +31,6 @@ LAB = "lab4"
 
 rng = np.random.default_rng(4)
 
-_CACHE: dict = {}
-
-
-def once(lab, key, call):
-    """`call()`'s result, computed once per graded lab (several checks look at the same outputs)."""
-    key = (id(lab), key)
-    if key not in _CACHE:
-        _CACHE[key] = call()
-    return _CACHE[key]
-
-
 def coordinate_images(batch, height, width):
     """Images whose pixels hold their coordinates: channel 0 = x / (W - 1), channel 1 = y / (H - 1),
     channel 2 = 1/2. Bilinear resampling keeps these ramps exactly linear."""
@@ -77,8 +66,8 @@ def distinct(images, atol=1e-6):
 CROP_SIDE = 64
 CROP_BATCH = 64
 # How far (in pixels, per side) a measured crop may be from its bounds: boxes measured between
-# pixel centres or pixel edges, and integer-pixel boxes, differ by about one pixel.
-CROP_SLACK = 1.25
+# pixel centres or pixel edges differ by one pixel, and integer-pixel boxes round by half a pixel.
+CROP_SLACK = 1.5
 
 
 def _line_fit(profile):
@@ -156,7 +145,7 @@ def check_boxes(geometry, scale, ratio, what):
 
 
 def default_crops(lab):
-    return once(lab, "default crops", lambda: lab.random_resized_crop(coordinate_images(CROP_BATCH, CROP_SIDE, CROP_SIDE), 7))
+    return lab.random_resized_crop(coordinate_images(CROP_BATCH, CROP_SIDE, CROP_SIDE), 7)
 
 
 @pytest.mark.grade("random_resized_crop", points=1)
@@ -253,11 +242,8 @@ def jitter_probes():
 
 
 def jittered_probes(lab):
-    def call():
-        images = jitter_probes()
-        return check_images(lab.color_jitter(images, 21, strength=JITTER_STRENGTH), images.shape, "color_jitter")
-
-    return once(lab, "jittered probes", call)
+    images = jitter_probes()
+    return check_images(lab.color_jitter(images, 21, strength=JITTER_STRENGTH), images.shape, "color_jitter")
 
 
 @pytest.mark.grade("color_jitter", points=1)
@@ -518,11 +504,8 @@ def test_augment_flips(lab):
 
 
 def color_views(lab):
-    def call():
-        images = np.broadcast_to(AUGMENT_COLOR, (AUGMENT_COLORS, 4, 4, 3)).copy()
-        return check_images(lab.augment(images, 56), images.shape, "augment")
-
-    return once(lab, "color views", call)
+    images = np.broadcast_to(AUGMENT_COLOR, (AUGMENT_COLORS, 4, 4, 3)).copy()
+    return check_images(lab.augment(images, 56), images.shape, "augment")
 
 
 @pytest.mark.grade("augment", points=1)
@@ -891,8 +874,7 @@ def probe_step(lab, learning_rate, seed, temperature=None):
 
 
 def step_result(lab, learning_rate, seed, temperature=None):
-    return once(lab, ("step", learning_rate, seed, temperature),
-                lambda: lab.probe(probe_step, learning_rate, seed, temperature, timeout=60))
+    return lab.probe(probe_step, learning_rate, seed, temperature, timeout=60)
 
 
 def step_loss(result):
@@ -994,7 +976,7 @@ def test_step_updates_head(lab):
 def test_step_seeded(lab):
     """from the same weights, the same seed gives the same loss and another seed another"""
     first = step_loss(step_result(lab, STEP_RATE, 61))
-    again = step_loss(lab.probe(probe_step, STEP_RATE, 61, timeout=60))
+    again = step_loss(step_result(lab, STEP_RATE, 61))
     other = step_loss(step_result(lab, STEP_RATE, 62))
     assert abs(first - again) <= 1e-6 * max(1.0, abs(first)), (
         f"from the same weights and seed, two steps returned {first:.6f} and {again:.6f}: make the views with the "
