@@ -77,7 +77,7 @@ def _add_experiment_parser(commands) -> None:
     exp.add_argument("--rotation-head", choices=("linear", "mlp"), default="linear",
                      help="linear (default): lab 2's build_rotation_model; mlp: the rotation classifier behind a hidden layer")
     exp.add_argument("--rotation-flips", action="store_true",
-                     help="flip images left-right at random before rotating them in rotation pretraining (RotNet's CIFAR-10 recipe)")
+                     help="flip images left-right at random before rotating them in rotation pretraining (standard CIFAR-10 augmentation)")
     exp.add_argument("--bn-momentum", type=float, default=None,
                      help="BatchNormalization momentum in every phase (default: Keras' 0.99; 0.9 is PyTorch's default, the workshop's)")
     exp.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR pretraining epochs (default: the budget's)")

@@ -23,7 +23,13 @@ Every row uses the `--impl`'s own lab functions (the student's code with `--impl
 epoch's accuracy (as the workshop reports it) and the last epoch's.
 
 Budgets (`BUDGETS`) fix the sizes and epochs: `full` is the workshop's protocol, `quick` a
-few-minute version with every row and file, for CI.
+few-minute version with every row and file, for CI. `Options` choose the pretraining recipe; the
+default rotation recipe puts all four rotations of an image in the same batch (Gidaris et al.)
+with the workshop's constant Adam 1e-3; docs/results.md compares it with a cosine schedule, an
+MLP rotation head and flips.
+
+Seeds are fixed per phase (`keras.utils.set_random_seed`), so a row repeats itself, also across
+experiments: `supervised` is the same number in `course experiment supervised` and `rotation`.
 """
 from __future__ import annotations
 
@@ -152,7 +158,8 @@ class Options:
         (Dense(256) -> ReLU -> Dense(4)), so that the last backbone block need not become
         rotation-specific (RotNet's lesson on where the head attaches).
     rotation_flips: flips each image left-right with probability 1/2 before rotating it, in
-        "groups" batches (RotNet's CIFAR-10 pretraining uses flips; the rotation label is unchanged).
+        "groups" batches (the standard CIFAR-10 augmentation, as in lab 1's pipeline; a left-right
+        flip does not change which way is up, so the rotation label stays right).
     bn_momentum: None keeps the backbone's BatchNormalization momentum (Keras' 0.99); 0.9 is
         PyTorch's default (its `momentum=0.1`), the framework of the workshop. Applied to every
         phase of every row.

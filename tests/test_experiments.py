@@ -313,5 +313,5 @@ def test_quick_experiment(name, tmp_path):
     assert results["command"] in markdown and "wall time" in markdown
     assert results["command"] in result.stdout
     pngs = list(out.glob("*.png"))
-    assert {p.name for p in pngs} == set(results["figures"]) and len(pngs) >= 4
+    assert {p.name for p in pngs} == set(results["figures"]) and len(pngs) >= 3
     assert all(p.stat().st_size > 1000 for p in pngs)

@@ -115,11 +115,6 @@ def check_boxes(geometry, scale, ratio, what):
     height, width = geometry["size"]
     for i in range(len(geometry["width"])):
         w, h = geometry["width"][i], geometry["height"][i]
-        if min(w, h) <= 0:
-            raise AssertionError(
-                f"{what}: crop {i} is not an upright box of the image resized to its size (the coordinate ramps run the "
-                "wrong way: is it flipped or transposed?)"
-            )
         if geometry["residual"][i] > 0.05 or geometry["across"][i] > 0.05 or geometry["edges"][i] > 0.75:
             raise AssertionError(
                 f"{what}: crop {i} is not a box of the image resized bilinearly to H x W (a test image whose pixels "
@@ -127,6 +122,11 @@ def check_boxes(geometry, scale, ratio, what):
                 + (", its first or last row or column is off, as when a box reaches outside the image and gets padded"
                    if geometry["edges"][i] > 0.75 else "")
                 + "): crop a box inside the image and resize it with bilinear interpolation"
+            )
+        if min(w, h) <= 0:
+            raise AssertionError(
+                f"{what}: crop {i} is not an upright box of the image resized to its size (the coordinate ramps run the "
+                "wrong way: is it flipped or transposed?)"
             )
         tw, th = CROP_SLACK / width, CROP_SLACK / height
         area_low, area_high = max(w - tw, 0) * max(h - th, 0), (w + tw) * (h + th)
@@ -183,8 +183,9 @@ def test_crop_nearly_whole_image(lab):
     assert max(error_x, error_y) <= 1.5, (
         "with scale=(0.99, 1.0) the crop should be nearly the whole image, but pixels moved by up to "
         f"{max(error_x, error_y):.1f} pixels (in {'x' if error_x >= error_y else 'y'}) on a 48 x 64 image: "
-        "check the box's size (a fraction of the image's area), that boxes use the image's own height and width, "
-        "and that the crop is resized back to H x W without flipping or transposing it"
+        "check the box's size (a fraction of the image's area, with the image's own height and width), draw a box "
+        "that does not fit again rather than clipping it, and resize the crop back to H x W without flipping or "
+        "transposing it"
     )
 
 
@@ -858,7 +859,6 @@ def probe_step(lab, learning_rate, seed, temperature=None):
     finally:
         lab.augment = original
     after = [[w.numpy() for w in model.trainable_weights] for model in (encoder, head)]
-    moved = [[float(np.abs(a - b).max()) for a, b in zip(new, old)] for new, old in zip(after, before)]
 
     def embed(weights, images):
         for model, values in zip((encoder, head), weights):
@@ -870,11 +870,16 @@ def probe_step(lab, learning_rate, seed, temperature=None):
     if views and all(v is not None for v in views):
         recorded = {"views": views, "before": [embed(before, v) for v in views], "after": [embed(after, v) for v in views]}
     loss = loss.numpy() if hasattr(loss, "numpy") else loss
-    return {"loss": loss, "encoder_moved": moved[0], "head_moved": moved[1], "recorded": recorded}
+    return {"loss": loss, "weights_before": before, "weights_after": after, "recorded": recorded}
 
 
 def step_result(lab, learning_rate, seed, temperature=None):
-    return lab.probe(probe_step, learning_rate, seed, temperature, timeout=60)
+    """What one step did; "encoder_moved" and "head_moved" hold how far each trainable weight moved."""
+    result = lab.probe(probe_step, learning_rate, seed, temperature, timeout=60)
+    for index, part in enumerate(("encoder", "head")):
+        result[f"{part}_moved"] = [float(np.abs(np.asarray(after, np.float64) - before).max())
+                                   for after, before in zip(result["weights_after"][index], result["weights_before"][index])]
+    return result
 
 
 def step_loss(result):
@@ -911,12 +916,19 @@ def check_step_loss(lab, temperature):
                 "contrastive_step made one view of the images (augment was called once, on B images): make two views, "
                 "augment(images, seed_1) and augment(images, seed_2) with two seeds split from the seed"
             )
-        # The views are made some other way: the loss must still be the one before the update.
+        # The views are made some other way (not by eager calls of augment): the loss must still be the
+        # one before the update, and depend on the temperature.
         still = step_loss(step_result(lab, 0.0, 61, temperature))
         assert abs(got - still) <= 1e-4 * max(1.0, abs(still)), (
-            f"with a learning rate of 0.5 the step returned {got:.5f}, with a learning rate of 0 (same weights, same seed) "
-            f"{still:.5f}: return the loss computed before applying the gradients"
+            f"with a learning rate of {STEP_RATE} the step returned {got:.5f}, with a learning rate of 0 (same weights, "
+            f"same seed) {still:.5f}: return the loss computed before applying the gradients"
         )
+        if temperature is not None:
+            default = step_loss(step_result(lab, 0.0, 61))
+            assert abs(got - default) > 1e-4 * max(1.0, abs(default)), (
+                f"the step returned the same loss, {got:.5f}, at temperature {temperature} as at 0.5: pass the temperature "
+                "on to nt_xent_loss"
+            )
         return
     views = two_views(recorded)
     assert not np.array_equal(views["views"][0], views["views"][1]), (
