@@ -76,8 +76,8 @@ def _add_experiment_parser(commands) -> None:
                      help="backbone widths such as 32,64,128 for every row (default: lab 1's build_backbone, 8,16,32)")
     exp.add_argument("--rotation-head", choices=("linear", "mlp"), default="linear",
                      help="linear (default): lab 2's build_rotation_model; mlp: the rotation classifier behind a hidden layer")
-    exp.add_argument("--rotation-flips", action="store_true",
-                     help="flip images left-right at random before rotating them in rotation pretraining (standard CIFAR-10 augmentation)")
+    exp.add_argument("--rotation-flips", action=argparse.BooleanOptionalAction, default=True,
+                     help="flip images left-right at random before rotating them in rotation pretraining, the standard CIFAR-10 augmentation (default: on)")
     exp.add_argument("--bn-momentum", type=float, default=None,
                      help="BatchNormalization momentum in every phase (default: Keras' 0.99; 0.9 is PyTorch's default, the workshop's)")
     exp.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR pretraining epochs (default: the budget's)")

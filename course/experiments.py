@@ -24,9 +24,9 @@ epoch's accuracy (as the workshop reports it) and the last epoch's.
 
 Budgets (`BUDGETS`) fix the sizes and epochs: `full` is the workshop's protocol, `quick` a
 few-minute version with every row and file, for CI. `Options` choose the pretraining recipe; the
-default rotation recipe puts all four rotations of an image in the same batch (Gidaris et al.)
-with the workshop's constant Adam 1e-3; docs/results.md compares it with a cosine schedule, an
-MLP rotation head and flips.
+default rotation recipe puts all four rotations of an image, flipped left-right at random, in
+the same batch (Gidaris et al.), with the workshop's constant Adam 1e-3; docs/results.md compares
+it with a cosine schedule, an MLP rotation head and no flips.
 
 Seeds are fixed per phase (`keras.utils.set_random_seed`), so a row repeats itself, also across
 experiments: `supervised` is the same number in `course experiment supervised` and `rotation`.
@@ -157,8 +157,8 @@ class Options:
         backbone); "mlp" attaches the rotation classifier behind a hidden layer
         (Dense(256) -> ReLU -> Dense(4)), so that the last backbone block need not become
         rotation-specific (RotNet's lesson on where the head attaches).
-    rotation_flips: flips each image left-right with probability 1/2 before rotating it, in
-        "groups" batches (the standard CIFAR-10 augmentation, as in lab 1's pipeline; a left-right
+    rotation_flips: (default True) flips each image left-right with probability 1/2 before
+        rotating it, in "groups" batches (the standard CIFAR-10 augmentation, as in lab 1's pipeline; a left-right
         flip does not change which way is up, so the rotation label stays right).
     bn_momentum: None keeps the backbone's BatchNormalization momentum (Keras' 0.99); 0.9 is
         PyTorch's default (its `momentum=0.1`), the framework of the workshop. Applied to every
@@ -172,7 +172,7 @@ class Options:
     schedule: str = "constant"
     widths: tuple[int, ...] | None = None
     rotation_head: str = "linear"
-    rotation_flips: bool = False
+    rotation_flips: bool = True
     bn_momentum: float | None = None
     simclr_epochs: int | None = None
     temperature: float = 0.5
@@ -190,13 +190,12 @@ def experiment_command(name: str, data: str, budget: str, impl: str, out: str,
     rows = set(ROWS.get(name, ()))
     if rows & {"rotation", "rotation-linear"}:
         words += ["--rotation-batches", options.rotation_batches,
-                  "--rotation-head", options.rotation_head]
+                  "--rotation-head", options.rotation_head,
+                  "--rotation-flips" if options.rotation_flips else "--no-rotation-flips"]
     if rows & {"rotation", "rotation-linear", "simclr", "simclr-linear"}:
         words += ["--schedule", options.schedule]
     if options.widths is not None:
         words += ["--widths", ",".join(str(w) for w in options.widths)]
-    if options.rotation_flips:
-        words += ["--rotation-flips"]
     if options.bn_momentum is not None:
         words += ["--bn-momentum", str(options.bn_momentum)]
     if options.simclr_epochs is not None:

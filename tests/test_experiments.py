@@ -158,12 +158,12 @@ def test_experiment_command_round_trips_options():
                                  Options(schedule="constant", widths=(32, 64, 128), seed=3,
                                          rotation_head="mlp", bn_momentum=0.9))
     assert command == ("course experiment rotation --data '../data dir' --budget full --impl labs "
-                       "--out runs/x --rotation-batches groups --rotation-head mlp "
+                       "--out runs/x --rotation-batches groups --rotation-head mlp --rotation-flips "
                        "--schedule constant --widths 32,64,128 --bn-momentum 0.9 --seed 3")
     assert experiment_command("supervised", "d", "quick", "solutions", "o") == (
         "course experiment supervised --data d --budget quick --impl solutions --out o")
     assert experiment_command("simclr", "d", "quick", "solutions", "o").endswith(
-        "--rotation-batches groups --rotation-head linear --schedule constant")
+        "--rotation-batches groups --rotation-head linear --rotation-flips --schedule constant")
 
 
 def test_budgets_table():
