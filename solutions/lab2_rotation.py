@@ -25,8 +25,10 @@ You will write:
 - `transfer`: a classifier on the pretrained backbone, fine-tuned or as a frozen linear probe.
 
 `course check lab2` grades your functions. `course experiment rotation --impl labs` pretrains a
-backbone with `make_rotation_dataset` and `build_rotation_model`, then trains `transfer`
-classifiers on the 5,000 labelled images and compares them with the supervised baseline.
+backbone with `build_rotation_model` on batches made by your `rotation_batch` (all four rotations
+of an image in the same batch, as Gidaris et al. do; `--rotation-batches shuffled` uses your
+`make_rotation_dataset` instead), then trains `transfer` classifiers on the 5,000 labelled images
+and compares them with the supervised baseline.
 """
 import keras
 import tensorflow as tf
