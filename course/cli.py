@@ -47,7 +47,7 @@ def experiment(args: argparse.Namespace) -> int:
     from course.impl import ImplementationError
 
     options = Options(rotation_batches=args.rotation_batches, schedule=args.schedule, widths=args.widths,
-                      rotation_head=args.rotation_head, rotation_flips=args.rotation_flips, bn_momentum=args.bn_momentum, simclr_epochs=args.simclr_epochs, temperature=args.temperature, seed=args.seed)
+                      rotation_head=args.rotation_head, rotation_flips=args.rotation_flips, init=args.init, bn_momentum=args.bn_momentum, simclr_epochs=args.simclr_epochs, temperature=args.temperature, seed=args.seed)
     command = experiment_command(args.name, args.data, args.budget, args.impl, args.out, options)
     try:
         run_experiment(args.name, data=args.data, budget=args.budget, impl=args.impl, out=Path(args.out),
@@ -78,6 +78,9 @@ def _add_experiment_parser(commands) -> None:
                      help="linear (default): lab 2's build_rotation_model; mlp: the rotation classifier behind a hidden layer")
     exp.add_argument("--rotation-flips", action=argparse.BooleanOptionalAction, default=True,
                      help="flip images left-right at random before rotating them in rotation pretraining, the standard CIFAR-10 augmentation (default: on)")
+    exp.add_argument("--init", choices=("pytorch", "keras"), default="pytorch",
+                     help="pytorch (default): PyTorch's default initialisation and BatchNormalization momentum, "
+                          "the workshop's framework; keras: Keras' defaults")
     exp.add_argument("--bn-momentum", type=float, default=None,
                      help="BatchNormalization momentum in every phase (default: Keras' 0.99; 0.9 is PyTorch's default, the workshop's)")
     exp.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR pretraining epochs (default: the budget's)")

@@ -46,6 +46,7 @@ import shlex
 import sys
 import time
 import traceback
+import weakref
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping, Sequence
@@ -160,9 +161,11 @@ class Options:
     rotation_flips: (default True) flips each image left-right with probability 1/2 before
         rotating it, in "groups" batches (the standard CIFAR-10 augmentation, as in lab 1's pipeline; a left-right
         flip does not change which way is up, so the rotation label stays right).
-    bn_momentum: None keeps the backbone's BatchNormalization momentum (Keras' 0.99); 0.9 is
-        PyTorch's default (its `momentum=0.1`), the framework of the workshop. Applied to every
-        phase of every row.
+    init: "pytorch" (default) gives every freshly built Conv2D and Dense layer PyTorch's default
+        initialisation and every BatchNormalization PyTorch's momentum (0.1, Keras' 0.9): the
+        defaults of the workshop's framework, which its table depends on (docs/results.md);
+        "keras" keeps Keras' defaults (Glorot-uniform kernels, zero biases, momentum 0.99).
+    bn_momentum: overrides the BatchNormalization momentum of every phase of every row.
     simclr_epochs: overrides the budget's SimCLR pretraining epochs.
     temperature: NT-Xent's temperature (0.5, the paper's CIFAR-10 value).
     seed: the base of every seed.
@@ -173,6 +176,7 @@ class Options:
     widths: tuple[int, ...] | None = None
     rotation_head: str = "linear"
     rotation_flips: bool = True
+    init: str = "pytorch"
     bn_momentum: float | None = None
     simclr_epochs: int | None = None
     temperature: float = 0.5
@@ -196,6 +200,7 @@ def experiment_command(name: str, data: str, budget: str, impl: str, out: str,
         words += ["--schedule", options.schedule]
     if options.widths is not None:
         words += ["--widths", ",".join(str(w) for w in options.widths)]
+    words += ["--init", options.init]
     if options.bn_momentum is not None:
         words += ["--bn-momentum", str(options.bn_momentum)]
     if options.simclr_epochs is not None:
@@ -347,6 +352,7 @@ class _Runner:
         self.figures: list[str] = []
         self._pretrained: dict[str, _Pretrained] = {}
         self._test_ds = None
+        self._configured = weakref.WeakSet()  # layers already initialised by `configure`
 
     # helpers
 
@@ -356,19 +362,29 @@ class _Runner:
 
     def new_backbone(self):
         if self.options.widths is None:
-            return self.labs["lab1"].build_backbone()
-        from course.models import build_backbone
-        return build_backbone(widths=self.options.widths)
+            backbone = self.labs["lab1"].build_backbone()
+        else:
+            from course.models import build_backbone
+            backbone = build_backbone(widths=self.options.widths)
+        self.configure(backbone)
+        return backbone
 
     def configure(self, model) -> None:
-        """Applies `Options.bn_momentum` to every BatchNormalization layer of `model`."""
-        if self.options.bn_momentum is None:
-            return
+        """Applies `Options.init` and `Options.bn_momentum` to `model`. Each Conv2D or Dense layer
+        is initialised once, when first seen, so that a pretrained backbone keeps its weights."""
         import keras
 
+        from course.models import pytorch_init
+
+        pytorch = self.options.init == "pytorch"
+        momentum = self.options.bn_momentum or (0.9 if pytorch else None)
         for layer in model._flatten_layers(include_self=True, recursive=True):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = float(self.options.bn_momentum)
+            if isinstance(layer, keras.layers.BatchNormalization) and momentum is not None:
+                layer.momentum = float(momentum)
+            elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer not in self._configured:
+                self._configured.add(layer)
+                if pytorch:
+                    pytorch_init(layer)
 
     def test_ds(self):
         if self._test_ds is None:
@@ -580,6 +596,7 @@ class _Runner:
         encoder = keras.Model(inputs, backbone(standardized), name="simclr_encoder")
         self.configure(encoder)
         head = lab4.build_projection_head(int(backbone.output_shape[-1]))
+        self.configure(head)
         epochs = self.options.simclr_epochs or self.budget.simclr_epochs
         images = self.split.unlabelled_images
         batch = min(self.budget.simclr_batch_size, len(images))

@@ -56,3 +56,16 @@ def test_fit_and_evaluate_rejects_zero_epochs():
     backbone = build_backbone()
     with pytest.raises(ValueError, match="epochs"):
         fit_and_evaluate(backbone, tiny_dataset(16, 0), tiny_dataset(16, 1), epochs=0)
+
+
+def test_pytorch_init_draws_within_one_over_sqrt_fan_in():
+    from course.models import pytorch_init
+
+    keras.utils.set_random_seed(0)
+    model = build_backbone()
+    conv = model.get_layer("block2_conv")
+    pytorch_init(conv)
+    bound = 1 / np.sqrt(3 * 3 * 8)
+    kernel, bias = conv.kernel.numpy(), conv.bias.numpy()
+    assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.9 * bound
+    assert np.abs(bias).max() <= bound and np.any(bias != 0)
