@@ -78,9 +78,9 @@ def _add_experiment_parser(commands) -> None:
                      help="linear (default): lab 2's build_rotation_model; mlp: the rotation classifier behind a hidden layer")
     exp.add_argument("--rotation-flips", action=argparse.BooleanOptionalAction, default=True,
                      help="flip images left-right at random before rotating them in rotation pretraining, the standard CIFAR-10 augmentation (default: on)")
-    exp.add_argument("--init", choices=("pytorch", "keras"), default="pytorch",
-                     help="pytorch (default): PyTorch's default initialisation and BatchNormalization momentum, "
-                          "the workshop's framework; keras: Keras' defaults")
+    exp.add_argument("--init", choices=("keras", "pytorch"), default="keras",
+                     help="keras (default): Keras' initialisation and BatchNormalization momentum; pytorch: "
+                          "PyTorch's, the workshop's framework (every row rises, the baselines most)")
     exp.add_argument("--bn-momentum", type=float, default=None,
                      help="BatchNormalization momentum in every phase (default: Keras' 0.99; 0.9 is PyTorch's default, the workshop's)")
     exp.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR pretraining epochs (default: the budget's)")

@@ -35,8 +35,8 @@ def pytorch_init(layer: keras.layers.Layer) -> None:
 
     PyTorch's `nn.Conv2d` and `nn.Linear` draw weights and biases from U(-1/sqrt(fan_in),
     1/sqrt(fan_in)) (kaiming_uniform with a=sqrt(5)); Keras draws Glorot-uniform kernels and zero
-    biases. The workshop's network was PyTorch's, and on 5,000 labels the difference is worth
-    about 1.5 points (docs/results.md). Draws from NumPy's global generator, which
+    biases. The workshop's network was PyTorch's; on 5,000 labels PyTorch's initialisation is worth
+    several points to the supervised baseline (docs/results.md). Draws from NumPy's global generator, which
     `keras.utils.set_random_seed` seeds.
     """
     fan_in = math.prod(layer.kernel.shape[:-1])

@@ -159,11 +159,11 @@ def test_experiment_command_round_trips_options():
                                          rotation_head="mlp", bn_momentum=0.9))
     assert command == ("course experiment rotation --data '../data dir' --budget full --impl labs "
                        "--out runs/x --rotation-batches groups --rotation-head mlp --rotation-flips "
-                       "--schedule constant --widths 32,64,128 --init pytorch --bn-momentum 0.9 --seed 3")
+                       "--schedule constant --widths 32,64,128 --init keras --bn-momentum 0.9 --seed 3")
     assert experiment_command("supervised", "d", "quick", "solutions", "o") == (
-        "course experiment supervised --data d --budget quick --impl solutions --out o --init pytorch")
+        "course experiment supervised --data d --budget quick --impl solutions --out o --init keras")
     assert experiment_command("simclr", "d", "quick", "solutions", "o").endswith(
-        "--rotation-batches groups --rotation-head linear --rotation-flips --schedule constant --init pytorch")
+        "--rotation-batches groups --rotation-head linear --rotation-flips --schedule constant --init keras")
 
 
 def test_budgets_table():
