@@ -229,6 +229,13 @@ class Submission:
                 stub = f"{error['function']}()" if error.get("function") else what
                 raise StudentCodeError("not_implemented", f"{stub} is not implemented yet. Hint: {error['message']}")
             message = f": {error['message']}" if error["message"] else ""
+            if request["op"] == "probe" and not error.get("where"):
+                # No line of the lab is in the traceback: the grader's check choked on what the lab
+                # returned, or TensorFlow failed inside compiled code; say so rather than blame a line.
+                raise StudentCodeError(
+                    "exception", f"{what} failed with {error['type']}{message}, outside any line of "
+                    f"{self.lab_file.name}: inside TensorFlow (code in a tf.function, say) or while the grader "
+                    "used what your code returned; check the type, shape and dtype it returns against its docstring.")
             raise StudentCodeError("exception", f"{what} raised {error['type']}{message}" + _where(error))
         return reply["value"]
 
