@@ -53,7 +53,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from course import LABS
 from course.data import CIFAR10, CLASS_NAMES, CIFAR10_MEAN, CIFAR10_STD, load_cifar10, workshop_split
 from course.impl import ImplementationError, load_lab
 

@@ -56,12 +56,22 @@ def graded_labs() -> list[str]:
     return [lab for lab, module in LABS.items() if (AUTOGRADER / f"test_{module}.py").is_file()]
 
 
-def _pytest_command(labs: list[str], results: Path, *options: str) -> list[str]:
-    return [
+def _run_pytest(labs: list[str], results: Path, *options: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Runs the labs' autograder tests in a pytest child that writes its outcomes to `results`."""
+    command = [
         sys.executable, "-m", "pytest", *[str(AUTOGRADER / f"test_{LABS[lab]}.py") for lab in labs],
         "--grade-results", str(results), *options,
         "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", f"--rootdir={ROOT}",
     ]
+    return subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                          env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+
+
+def _run_problem(child: subprocess.CompletedProcess) -> str:
+    """What went wrong with a grading run, if pytest ended otherwise than with passed/failed tests."""
+    if child.returncode in (0, 1):
+        return ""
+    return f"the grader's test run ended with status {child.returncode}: {child.stdout.decode(errors='replace')[-1500:]}"
 
 
 class CollectionError(RuntimeError):
@@ -72,8 +82,7 @@ def collect(labs: list[str]) -> dict[str, LabResult]:
     """The checks of each lab, not run (names, numbers, points), from one `pytest --collect-only`."""
     with tempfile.TemporaryDirectory(prefix="course-collect-") as tmp:
         results = Path(tmp) / "results.jsonl"
-        child = subprocess.run(_pytest_command(labs, results, "--collect-only"), cwd=ROOT, stdin=subprocess.DEVNULL,
-                               capture_output=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        child = _run_pytest(labs, results, "--collect-only")
         found = {lab: _read_results(results, lab, "") for lab in labs}
     empty = [lab for lab, result in found.items() if not result.tests]
     if child.returncode != 0 or empty:
@@ -100,18 +109,14 @@ def grade_lab(
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         results = Path(tmp) / "results.jsonl"
-        command = _pytest_command(
-            [lab], results, "--impl", str(submission),
-            "--call-timeout", str(call_timeout), "--import-timeout", str(import_timeout),
-            *([f"--solutions={solutions}"] if solutions is not None else []),
-            *[f"--exercise={exercise}" for exercise in exercises],
-        )
-        problem = ""
         try:
-            child = subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True,
-                                   timeout=wall_limit, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
-            if child.returncode not in (0, 1):
-                problem = f"the grader's test run ended with status {child.returncode}: {child.stdout.decode(errors='replace')[-1500:]}"
+            problem = _run_problem(_run_pytest(
+                [lab], results, "--impl", str(submission),
+                "--call-timeout", str(call_timeout), "--import-timeout", str(import_timeout),
+                *([f"--solutions={solutions}"] if solutions is not None else []),
+                *[f"--exercise={exercise}" for exercise in exercises],
+                timeout=wall_limit,
+            ))
         except subprocess.TimeoutExpired:
             problem = f"grading this lab took longer than its limit of {wall_limit:g} s; the checks not finished by then earn no points"
         lab_result = _read_results(results, lab, problem)
@@ -127,10 +132,7 @@ def grade_variants(lab: str, variants: dict[str, tuple[Path, list[str]]], wall_l
         results, spec = Path(tmp) / "results.jsonl", Path(tmp) / "variants.json"
         spec.write_text(json.dumps({name: {"impl": str(folder), "exercises": list(exercises)}
                                     for name, (folder, exercises) in variants.items()}))
-        child = subprocess.run(_pytest_command([lab], results, "--variants", str(spec)), cwd=ROOT,
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=wall_limit,
-                               env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
-        problem = "" if child.returncode in (0, 1) else child.stdout.decode(errors="replace")[-1500:]
+        problem = _run_problem(_run_pytest([lab], results, "--variants", str(spec), timeout=wall_limit))
         return {name: _read_results(results, lab, problem, variant=name) for name in variants}
 
 
