@@ -207,14 +207,14 @@ def bench_step(lab, args) -> None:
     import numpy as np
 
     tf = _setup_tf(args.threads)
-    from course.models import build_backbone
+    from course.impl import load_lab
 
     rng = np.random.default_rng(0)
     images = tf.constant(rng.uniform(0, 1, (STEP_BATCH, 32, 32, 3)).astype(np.float32))
     runs = {}
     for name in ("eager", "tf.function"):
         keras.utils.set_random_seed(0)
-        encoder, head = build_backbone(), lab.build_projection_head(512)
+        encoder, head = load_lab(args.impl, "lab1").build_backbone(), lab.build_projection_head(512)
         optimizer = keras.optimizers.Adam(1e-3)
         optimizer.build(encoder.trainable_variables + head.trainable_variables)
         step = lab.contrastive_step if name == "eager" else tf.function(lab.contrastive_step)

@@ -152,7 +152,7 @@ class Options:
         this backbone it did not help the rotation row: docs/results.md). Labelled phases keep
         the workshop's constant 1e-3 in every row, so the rows stay comparable.
     widths: None uses lab 1's `build_backbone` (the workshop's 6,256 parameters); a tuple such as
-        (32, 64, 128) uses `course.models.build_backbone(widths=...)` for every row instead.
+        (32, 64, 128) uses `course.models.build_wide_backbone(widths)` (VGG blocks) for every row instead.
     rotation_head: "linear" (default) uses lab 2's `build_rotation_model` (one Dense layer on the
         backbone); "mlp" attaches the rotation classifier behind a hidden layer
         (Dense(256) -> ReLU -> Dense(4)), so that the last backbone block need not become
@@ -365,8 +365,8 @@ class _Runner:
         if self.options.widths is None:
             backbone = self.labs["lab1"].build_backbone()
         else:
-            from course.models import build_backbone
-            backbone = build_backbone(widths=self.options.widths)
+            from course.models import build_wide_backbone
+            backbone = build_wide_backbone(widths=self.options.widths)
         self.configure(backbone)
         return backbone
 

@@ -2,7 +2,9 @@
 
 A message is a JSON document plus NumPy arrays saved with `allow_pickle=False`. It carries None,
 bools, numbers, strings, lists, tuples, dicts with string keys, NumPy arrays and scalars, and
-`AsTensor` (an array the worker turns into a `tf.Tensor` before calling student code).
+`AsTensor` (an array the worker turns into a `tf.Tensor` before calling student code) and
+`ModelFile` (a Keras model saved as a `.keras` file: the worker sends models this way, and only a
+process that never ran student code loads them).
 """
 from __future__ import annotations
 
@@ -24,6 +26,16 @@ class AsTensor:
 
     array: np.ndarray
     dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A Keras model as the bytes of its `.keras` file."""
+
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"ModelFile({len(self.data):,} bytes)"
 
 
 class CodecError(ValueError):
@@ -48,6 +60,8 @@ def encode(obj: Any) -> bytes:
             return {"__array__": len(arrays) - 1}
         if isinstance(value, AsTensor):
             return {"__tensor__": walk(np.asarray(value.array)), "dtype": value.dtype}
+        if isinstance(value, ModelFile):
+            return {"__model__": walk(np.frombuffer(value.data, dtype=np.uint8))}
         if isinstance(value, tuple):
             return {"__tuple__": [walk(item) for item in value]}
         if isinstance(value, list):
@@ -88,6 +102,11 @@ def decode(data: bytes, tensor=None) -> Any:
         if "__tensor__" in value:
             array = walk(value["__tensor__"])
             return tensor(array, value["dtype"]) if tensor else AsTensor(array, value["dtype"])
+        if "__model__" in value:
+            data = walk(value["__model__"])
+            if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
+                raise CodecError("a model file must be bytes")
+            return ModelFile(data.tobytes())
         if "__tuple__" in value:
             return tuple(walk(item) for item in value["__tuple__"])
         if "__dict__" in value:

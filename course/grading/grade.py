@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import sys
 import threading
 import time
@@ -45,6 +46,12 @@ class SubmissionResult:
     @property
     def max_score(self) -> float:
         return sum(lab.max_score for lab in self.labs)
+
+    @property
+    def isolation(self) -> str:
+        """The isolation level the labs were graded with (`course.grading.sandbox`)."""
+        levels = sorted({lab.isolation for lab in self.labs if lab.isolation and lab.isolation != "not run"})
+        return ", ".join(levels) or "not run"
 
     @property
     def tests(self) -> list[TestResult]:
@@ -88,10 +95,19 @@ def lab_problems(result: LabResult) -> list[str]:
     return problems
 
 
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (terminal escape codes among them) replaced by '?'."""
+    return UNPRINTABLE.sub("?", text)
+
+
 def unique_names(folders: list[Path]) -> list[str]:
-    """Display names: each folder's name, made unique with its parents' names or a number."""
-    plain = [folder.name or str(folder) for folder in folders]
-    names = [f"{folder.parent.name}-{name}" if plain.count(name) > 1 and folder.parent.name else name
+    """Display names: each folder's name (control characters replaced), made unique with its
+    parents' names or a number."""
+    plain = [printable(folder.name or str(folder)) for folder in folders]
+    names = [f"{printable(folder.parent.name)}-{name}" if plain.count(name) > 1 and folder.parent.name else name
              for name, folder in zip(plain, folders)]
     counts, seen = Counter(names), Counter()
     unique = []
@@ -113,9 +129,38 @@ def locate(folder: Path, module: str) -> tuple[Path | None, str]:
     if len(found) == 1:
         return found[0].parent, f"{module}.py was graded from {found[0].parent.relative_to(folder)}/"
     if len(found) > 1:
-        where = ", ".join(str(path.relative_to(folder)) for path in found[:4])
+        where = ", ".join(printable(str(path.relative_to(folder))) for path in found[:4])
         return None, f"{module}.py is in several folders ({where}); hand in exactly one"
+    near = near_misses(folder, module)
+    if near:
+        return None, (f"{module}.py is not in the submission, but {printable(near[0])} is: "
+                      f"name the file exactly {module}.py")
     return None, ""
+
+
+COPY_SUFFIX = re.compile(r"(\s*\(\d+\)|\s*-\s*copy|\s*copy|_\d+|-\d+)$", re.IGNORECASE)
+
+
+def near_misses(folder: Path, module: str) -> list[str]:
+    """Files of the submission (a few levels down) named like `module`.py up to case, a copy suffix
+    such as " (1)" or "-copy", or a .txt or .py.txt ending: the names of an honest slip."""
+    found, level = [], [folder]
+    for _ in range(SEARCH_DEPTH + 1):
+        for parent in level[:200]:
+            try:
+                files = sorted(path for path in parent.iterdir() if path.is_file())
+            except OSError:
+                continue
+            for path in files[:500]:
+                stem = path.name
+                for ending in (".py.txt", ".txt", ".py"):
+                    if stem.lower().endswith(ending):
+                        stem = stem[: -len(ending)]
+                        break
+                if COPY_SUFFIX.sub("", stem).strip().lower() == module:
+                    found.append(str(path.relative_to(folder)))
+        level = [sub for parent in level[:200] for sub in _subfolders(parent)]
+    return found
 
 
 def _subfolders(parent: Path) -> list[Path]:
@@ -128,6 +173,7 @@ def _subfolders(parent: Path) -> list[Path]:
 
 def missing_lab(template: LabResult, message: str) -> LabResult:
     result = copy.deepcopy(template)
+    result.isolation = "not run"
     for test in result.tests:
         test.status, test.score, test.output, test.kind = "failed", 0.0, message, "missing_file"
     return result
@@ -149,12 +195,16 @@ def grade_submissions(
     import_timeout: float = IMPORT_TIMEOUT,
     wall_limit: float = WALL_LIMIT,
     solutions: Path | None = None,
+    isolation: str = "auto",
     on_lab: Callable[[SubmissionResult, LabResult], None] | None = None,
     on_submission: Callable[[SubmissionResult], None] | None = None,
 ) -> list[SubmissionResult]:
     """Grades every lab of every submission; raises `runner.CollectionError` if the autograder
     itself cannot be collected. Nothing a submission does stops the others from being graded."""
+    from course.grading.sandbox import choose
+
     labs = list(labs or graded_labs())
+    isolation = choose(isolation)
     # The names and points of every check, for labs that cannot run: collected while grading starts.
     collector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect")
     collected = collector.submit(collect, labs)
@@ -190,14 +240,15 @@ def grade_submissions(
             started.setdefault(index, time.monotonic())
         try:
             result = grade_lab(folder, lab, wall_limit=wall_limit, call_timeout=call_timeout,
-                               import_timeout=import_timeout, solutions=solutions)
+                               import_timeout=import_timeout, solutions=solutions, isolation=isolation)
         except Exception as error:  # noqa: BLE001  (one failure of the grader must not stop a batch)
             return not_run(collected.result()[lab], f"the grader failed on this lab ({type(error).__name__}: {error}); "
                                                     "please report this to the course staff")
         if not result.tests:  # the grading run ended before it had even collected the checks
             filled = not_run(collected.result()[lab], result.problem or "the grading run ended before any check ran")
             filled.seconds, filled.printed, filled.printed_bytes = result.seconds, result.printed, result.printed_bytes
-            return filled
+            result = filled
+        result.isolation = isolation
         return result
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
@@ -295,6 +346,18 @@ def run(args, check: bool = False) -> int:
         if getattr(args, "jobs", 1) < 1:
             raise UsageError("--jobs must be at least 1")
         solutions = Path(args.solutions).expanduser().resolve() if args.solutions else None
+        from course.grading.sandbox import IsolationError, choose
+
+        try:
+            isolation = choose(args.isolation, allow_none=check)
+        except IsolationError as error:
+            raise UsageError(str(error)) from None
+        if isolation == "none" and not check:
+            print("course grade: WARNING: --isolation none: the submissions' code runs with your privileges "
+                  "and can read the solutions; grade only code you trust this way", file=sys.stderr)
+        elif isolation == "none" and args.isolation == "auto":
+            print("course check: no sandbox here (bubblewrap is not installed): your code runs as you, "
+                  "which is fine for your own labs", file=sys.stderr)
         names = unique_names(folders)
         json_paths = reports.json_paths(args.json, names) if args.json else {}
         for path in json_paths.values():
@@ -324,7 +387,7 @@ def run(args, check: bool = False) -> int:
         results = grade_submissions(
             folders, labs, jobs=getattr(args, "jobs", 1), call_timeout=args.call_timeout,
             import_timeout=args.import_timeout, wall_limit=args.wall_limit, solutions=solutions,
-            on_lab=on_lab, on_submission=on_submission,
+            isolation=isolation, on_lab=on_lab, on_submission=on_submission,
         )
     except CollectionError as error:
         print(f"course {'check' if check else 'grade'}: {error}", file=sys.stderr)
@@ -373,3 +436,7 @@ def add_arguments(parser, check: bool = False) -> None:
     parser.add_argument("--wall-limit", type=float, default=WALL_LIMIT, metavar="S",
                         help=f"seconds grading one lab may take in all (default {WALL_LIMIT:g})")
     parser.add_argument("--solutions", metavar="DIR", help="the reference solutions' folder (default: solutions/ of the course)")
+    parser.add_argument("--isolation", choices=("auto", "namespaces", "uid", "none"), default="auto", help=(
+        "how the student's code is sandboxed: namespaces (bubblewrap), uid (uid 65534, where namespaces are "
+        "refused), none (no sandbox: only for trusted code); default auto, the strongest available"
+        + (", or none if there is none on your machine" if check else "")))

@@ -6,11 +6,13 @@ of that lab from `--impl` (solutions, labs, or a folder). With `--grade-results 
 outcome is written as a JSON line as soon as it is known, so a grading run cut short by its time
 limit loses nothing that was already graded; so is, at the end, what the lab's code printed.
 
-A test that needs the reference solution requests the fixture `reference` (the same handle on
-`solutions/<lab>.py`). Students get the course without `solutions/`: there such tests are skipped
-as "checked at submission" and `course check` lists them. Only one TensorFlow worker runs at a
-time (each takes ~650 MB; Gradescope gives 768 MB), so switching between `reference` and `lab`
-restarts a worker: compute the reference values a test needs first, then call `lab`.
+The student's worker runs in the sandbox that `--isolation` names (`course.grading.sandbox`).
+Beside it runs the module's judge, a trusted worker that never runs student code: it measures the
+models the student's probes return (`lab.probe(probe, ..., measure=...)`) and, where the reference
+solutions are installed, runs them for the fixture `reference`. Students get the course without
+`solutions/`: there tests that request `reference` are skipped as "checked at submission" and
+`course check` lists them. The two workers start side by side and share TensorFlow's pages: two
+fit in Gradescope's 768 MB (docs/grading.md).
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from course.grading.scan import solution_references
 from course.grading.submission import StudentCodeError, Submission
 from course.impl import impl_dir
 
+AUTOGRADER = ROOT / "tests" / "autograder"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("course grading")
@@ -33,6 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--import-timeout", type=float, default=60.0, help="seconds the import of a lab may take")
     group.addoption("--exercise", action="append", default=[], help="grade only this exercise (repeatable)")
     group.addoption("--solutions", default=str(ROOT / "solutions"), help="the reference solutions' folder (absent for students)")
+    group.addoption("--isolation", default="none", choices=("namespaces", "uid", "none"),
+                    help="the sandbox of the student's code (course grade chooses it; see course.grading.sandbox)")
     group.addoption("--variants", default=None, help="JSON file {name: {impl, exercises}}: grade many trusted "
                     "variants of a lab in one worker (the autograder's own tests)")
 
@@ -135,108 +141,76 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 CHECKED_AT_SUBMISSION = "checked at submission: needs the reference solutions"
 
-_LIVE: list[Submission] = []
-
-
-def _one_worker_at_a_time(starting: Submission) -> None:
-    """Stops the other live workers before one starts: two TensorFlow workers do not fit in 768 MB."""
-    for other in _LIVE:
-        if other is not starting:
-            other.stop()
-
 
 def _solutions(config: pytest.Config) -> Path:
     return Path(config.getoption("--solutions")).expanduser().resolve()
 
 
-def _secret_prefix(results: Path) -> str:
-    """What the student's code may not touch: the results file, and when it lies in a grading run's
-    temporary folder (course-grade-*, see `runner.grade_lab`), every such folder: the other
-    submissions of a batch are graded at the same time."""
-    results = results.resolve()
-    if results.parent.name.startswith("course-grade-"):
-        return str(results.parent.parent / "course-grade-")
-    return str(results)
-
-
-class ReferenceSubmission(Submission):
-    """The reference solution: its failures are the course's, never the student's."""
-
-    def _request_reply(self, request: dict, what: str, timeout: float | None):
-        try:
-            return super()._request_reply(request, what, timeout)
-        except StudentCodeError as error:
-            raise RuntimeError(f"the reference solution failed: {error.message}") from None
+def _limits(config: pytest.Config) -> dict:
+    return {"call_timeout": config.getoption("--call-timeout"), "import_timeout": config.getoption("--import-timeout")}
 
 
 @pytest.fixture(scope="module")
-def lab(request: pytest.FixtureRequest):
+def judge(request: pytest.FixtureRequest):
+    """The trusted worker of this module's `LAB`: measures the student's models and runs the
+    reference solution where it is installed. It starts as soon as the student's lab has been
+    imported, beside the student's worker (a lab that cannot be imported needs no judge)."""
+    config = request.config
+    solution_file = _solutions(config) / f"{LABS[request.module.LAB]}.py"
+    handle = Submission(solution_file if solution_file.is_file() else None, isolation=config.getoption("--isolation"),
+                        trusted=True, readable=[AUTOGRADER, Path(request.module.__file__).parent], **_limits(config))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(request: pytest.FixtureRequest, judge: Submission):
     """The graded implementation of this module's `LAB`, run in a sandboxed worker process."""
     config = request.config
     name = LABS[request.module.LAB]
     variants = _variants(config)
     if variants:
-        yield _shared_variant_submission(request, Path(variants[request.param]["impl"]) / f"{name}.py")
+        yield _shared_variant_submission(request, Path(variants[request.param]["impl"]) / f"{name}.py", judge)
         return
     folder = impl_dir(config.getoption("--impl"))
     lab_file = folder / f"{name}.py"
-    solutions = _solutions(config)
-    results = config.getoption("--grade-results")
-    submission = Submission(
-        lab_file,
-        forbidden=[solutions] if solutions.is_dir() and folder != solutions else [],
-        call_timeout=config.getoption("--call-timeout"),
-        import_timeout=config.getoption("--import-timeout"),
-        secret=[_secret_prefix(Path(results))] if results else [],
-        on_start=_one_worker_at_a_time,
-    )
-    if lab_file.is_file() and folder != solutions:
+    submission = Submission(lab_file, isolation=config.getoption("--isolation"), judge=judge, **_limits(config))
+    if lab_file.is_file() and folder != _solutions(config):
         references = solution_references(lab_file.read_text(errors="replace"))
         if references:
             submission.fatal = StudentCodeError(
                 "forbidden", f"{lab_file.name} refers to the reference solutions ({references[0]}); "
                 "a lab that reads or imports the reference solutions earns no points."
             )
-    _LIVE.append(submission)
+    if not submission.fatal:
+        try:
+            submission.start()
+        except StudentCodeError as error:
+            submission.fatal = error
     yield submission
     submission.stop()
-    _LIVE.remove(submission)
     printed, text = submission.printed()
     _emit(config, {"event": "printed", "lab": request.module.LAB, "bytes": printed, "text": text})
 
 
 @pytest.fixture(scope="module")
-def reference(request: pytest.FixtureRequest):
-    """The reference solution of this module's `LAB`, run in a worker like the student's (trusted:
-    nothing is forbidden to it). Where the solutions are not installed (the students' copy of the
-    course) every test that requests it is skipped as "checked at submission"."""
-    config = request.config
-    solution_file = _solutions(config) / f"{LABS[request.module.LAB]}.py"
-    if not solution_file.is_file():
+def reference(judge: Submission):
+    """The reference solution of this module's `LAB`, run by the judge. Where the solutions are
+    not installed (the students' copy of the course) every test that requests it is skipped as
+    "checked at submission"."""
+    if judge.lab_file is None:
         pytest.skip(CHECKED_AT_SUBMISSION)
-    submission = ReferenceSubmission(
-        solution_file,
-        call_timeout=config.getoption("--call-timeout"),
-        import_timeout=config.getoption("--import-timeout"),
-        on_start=_one_worker_at_a_time,
-    )
-    _LIVE.append(submission)
-    yield submission
-    submission.stop()
-    _LIVE.remove(submission)
+    return judge
 
 
-def _shared_variant_submission(request: pytest.FixtureRequest, lab_file: Path) -> Submission:
+def _shared_variant_submission(request: pytest.FixtureRequest, lab_file: Path, judge: Submission) -> Submission:
     """One worker for every variant of a lab: the variants are the course's own trusted fixtures."""
     shared = request.config.stash.setdefault(_SHARED, {})
     submission = shared.get(request.module.LAB)
     if submission is None:
-        submission = shared[request.module.LAB] = Submission(
-            lab_file, call_timeout=request.config.getoption("--call-timeout"),
-            import_timeout=request.config.getoption("--import-timeout"), on_start=_one_worker_at_a_time,
-        )
-        _LIVE.append(submission)
+        submission = shared[request.module.LAB] = Submission(lab_file, judge=judge, **_limits(request.config))
         request.config.add_cleanup(submission.stop)
+    submission.judge = judge
     try:
         submission.retarget(lab_file)
     except StudentCodeError:

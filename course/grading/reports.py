@@ -77,8 +77,8 @@ def _messages(tests: list[TestResult], indent: int, student: bool) -> list[str]:
 def text_report(submission, verbose: bool = False, student: bool = False) -> str:
     """The terminal report of one submission: a row per lab and exercise with its points, each
     failure's message below it, and a total line such as `solutions: 80/80`."""
-    lines = [f"{submission.name} ({submission.folder})"]
-    lines += [f"  note: {note}" for note in submission.notes]
+    lines = [clean(f"{submission.name} ({submission.folder})")]
+    lines += [f"  note: {clean(note)}" for note in submission.notes]
     lines.append(f"  {'lab':<5} {'exercise':<24} {'points':>9}")
     for lab in submission.labs:
         lines += _lab_rows(lab, verbose, student)
@@ -96,6 +96,7 @@ def text_report(submission, verbose: bool = False, student: bool = False) -> str
     elif skipped:
         total += (f" ({plural(len(skipped), 'check')} worth {plural(sum(t.max_score for t in skipped), 'point')} "
                   "could not run: they need the reference solutions)")
+    lines.append(f"  isolation: {isolation_words(submission.isolation)}")
     lines.append(total)
     return "\n".join(lines)
 
@@ -157,10 +158,17 @@ def summary_table(results, labs: list[str], seconds: float) -> str:
 # -- Gradescope ----------------------------------------------------------------------------------
 
 
+def isolation_words(level: str) -> str:
+    from course.grading.sandbox import LEVELS, describe
+
+    return describe(level) if level in LEVELS else level
+
+
 def summary_text(submission) -> str:
     """Gradescope's top-level `output`: the total, each lab's points, problems and printed output."""
     lines = [f"Total: {points(submission.score)}/{points(submission.max_score)}"]
     lines += [f"Note: {note}" for note in submission.notes]
+    lines.append(f"Isolation: {isolation_words(submission.isolation)}")
     for lab in submission.labs:
         lines.append(f"{lab.lab}: {points(lab.score)}/{points(lab.max_score)}")
         lines += [f"  Problem: {problem}" for problem in _problems(lab)]
@@ -197,8 +205,10 @@ def gradescope(submission) -> dict:
         "tests": tests,
         "extra_data": {
             "submission": submission.name,
+            "isolation": submission.isolation,
             "labs": {
                 lab.lab: {"score": lab.score, "max_score": lab.max_score, "seconds": round(lab.seconds, 1),
+                          "isolation": lab.isolation,
                           "problems": _problems(lab), "printed_bytes": lab.printed_bytes}
                 for lab in submission.labs
             },

@@ -1,13 +1,17 @@
 """Grades one lab of one submission: a pytest child process, its results read back as data.
 
 The parent (this module) imports neither TensorFlow nor any student code; the child is pytest
-running the lab's autograder tests, which in turn runs the student's code in a worker. A child that
-dies or overruns its wall limit loses only the tests it had not finished.
+running the lab's autograder tests, which in turn runs the student's code in a sandboxed worker.
+The child writes its verdicts to a file in a private temporary folder (mode 0700, never mounted in
+a sandbox); the parent reads it defensively (`read_verdicts`). A child that dies or overruns its
+wall limit loses only the tests it had not finished.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -41,6 +45,7 @@ class LabResult:
     seconds: float = 0.0
     printed_bytes: int = 0  # how much the lab's code printed
     printed: str = ""  # the start and end of it
+    isolation: str = ""  # the sandbox level that graded it (course.grading.sandbox)
 
     @property
     def score(self) -> float:
@@ -56,15 +61,31 @@ def graded_labs() -> list[str]:
     return [lab for lab, module in LABS.items() if (AUTOGRADER / f"test_{module}.py").is_file()]
 
 
+VERDICTS_LIMIT = 16 << 20  # the verdict file of one lab: far more than any honest run writes
+
+
 def _run_pytest(labs: list[str], results: Path, *options: str, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Runs the labs' autograder tests in a pytest child that writes its outcomes to `results`."""
+    """Runs the labs' autograder tests in a pytest child that writes its outcomes to `results`.
+    On `timeout` the child's whole process group is killed (its workers die with it)."""
     command = [
         sys.executable, "-m", "pytest", *[str(AUTOGRADER / f"test_{LABS[lab]}.py") for lab in labs],
         "--grade-results", str(results), *options,
         "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", f"--rootdir={ROOT}",
     ]
-    return subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                          env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    child = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, start_new_session=True,
+                             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    try:
+        stdout, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        raise
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    return subprocess.CompletedProcess(command, child.returncode, stdout, b"")
 
 
 def _run_problem(child: subprocess.CompletedProcess) -> str:
@@ -101,11 +122,16 @@ def grade_lab(
     call_timeout: float = 30.0,
     import_timeout: float = 60.0,
     solutions: Path | str | None = None,
+    isolation: str = "auto",
 ) -> LabResult:
-    """Runs the autograder tests of `lab` against the folder `submission`.
+    """Runs the autograder tests of `lab` against the folder `submission`, its code isolated as
+    `isolation` says (`course.grading.sandbox.choose`).
 
     `solutions` is the reference solutions' folder (default `solutions/` of the checkout; where it
     does not exist, checks that need it are skipped as "checked at submission")."""
+    from course.grading.sandbox import choose
+
+    level = choose(isolation)
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         results = Path(tmp) / "results.jsonl"
@@ -113,6 +139,7 @@ def grade_lab(
             problem = _run_problem(_run_pytest(
                 [lab], results, "--impl", str(submission),
                 "--call-timeout", str(call_timeout), "--import-timeout", str(import_timeout),
+                f"--isolation={level}",
                 *([f"--solutions={solutions}"] if solutions is not None else []),
                 *[f"--exercise={exercise}" for exercise in exercises],
                 timeout=wall_limit,
@@ -121,50 +148,96 @@ def grade_lab(
             problem = f"grading this lab took longer than its limit of {wall_limit:g} s; the checks not finished by then earn no points"
         lab_result = _read_results(results, lab, problem)
     lab_result.seconds = time.monotonic() - start
+    lab_result.isolation = level
     return lab_result
 
 
 def grade_variants(lab: str, variants: dict[str, tuple[Path, list[str]]], wall_limit: float = 1200.0) -> dict[str, LabResult]:
     """Grades many trusted variants of a lab (name -> (folder, exercises)) in one pytest run and one
-    worker: the autograder's own tests, which grade dozens of mutants, would otherwise pay a
-    TensorFlow start for each."""
+    worker, without isolation: the autograder's own tests, which grade dozens of mutants, would
+    otherwise pay a TensorFlow start for each."""
     with tempfile.TemporaryDirectory(prefix="course-variants-") as tmp:
         results, spec = Path(tmp) / "results.jsonl", Path(tmp) / "variants.json"
         spec.write_text(json.dumps({name: {"impl": str(folder), "exercises": list(exercises)}
                                     for name, (folder, exercises) in variants.items()}))
-        problem = _run_problem(_run_pytest([lab], results, "--variants", str(spec), timeout=wall_limit))
+        problem = _run_problem(_run_pytest([lab], results, "--variants", str(spec), "--isolation=none", timeout=wall_limit))
         return {name: _read_results(results, lab, problem, variant=name) for name in variants}
 
 
-def _read_results(path: Path, lab: str, problem: str, variant: str | None = None) -> LabResult:
+def read_verdicts(path: Path) -> tuple[list[dict], str]:
+    """The records of a verdict file, and what was wrong with it ("" if nothing).
+
+    Only the grader's pytest child writes there, out of every sandbox's reach; it is still read as
+    untrusted: a regular file, not followed through a link, never blocking, at most
+    `VERDICTS_LIMIT` bytes, each line a JSON object (a line cut short by a wall limit is dropped)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return [], ""
+    except OSError as error:
+        return [], f"the grader's verdict file could not be opened ({error.strerror})"
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return [], "the grader's verdict file is not a regular file"
+    with os.fdopen(fd, "rb") as file:
+        data = file.read(VERDICTS_LIMIT + 1)
+    problem = "the grader's verdict file is larger than its limit; later checks were dropped" if len(data) > VERDICTS_LIMIT else ""
     records = []
-    for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+    for line in data[:VERDICTS_LIMIT].decode(errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
-            pass  # a line cut short when the wall limit stopped the run
-    collected = [t for t in next((r["tests"] for r in records if r["event"] == "collected"), [])
-                 if t["lab"] == lab and t.get("variant") == variant]
-    outcomes = {r["id"]: r for r in records if r["event"] == "result"}
+            continue
+        if isinstance(record, dict) and isinstance(record.get("event"), str):
+            records.append(record)
+    return records, problem
+
+
+def _text(value: object, limit: int = 20000) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _collected(records: list[dict], lab: str, variant: str | None) -> list[dict]:
+    first = next((r for r in records if r["event"] == "collected" and isinstance(r.get("tests"), list)), None)
+    tests = []
+    for info in first["tests"] if first else []:
+        try:
+            valid = (isinstance(info, dict) and all(isinstance(info[key], str) for key in ("id", "name", "number", "lab", "exercise"))
+                     and isinstance(info["points"], (int, float)) and info["points"] >= 0)
+        except KeyError:
+            valid = False
+        if valid and info["lab"] == lab and info.get("variant") == variant:
+            tests.append(info)
+    return tests
+
+
+def _read_results(path: Path, lab: str, problem: str, variant: str | None = None) -> LabResult:
+    records, broken = read_verdicts(path)
+    problem = problem or broken
+    collected = _collected(records, lab, variant)
+    ids = {info["id"] for info in collected}
+    outcomes: dict[str, dict] = {}
+    for record in records:  # the first verdict of a collected test counts; any later one is ignored
+        if (record["event"] == "result" and record.get("id") in ids and record["id"] not in outcomes
+                and record.get("status") in ("passed", "failed", "skipped")):
+            outcomes[record["id"]] = record
     result = LabResult(lab, problem=problem if collected or problem else "the grader collected no checks for this lab")
-    forbidden = next((r["output"] for r in outcomes.values() if r.get("error_kind") == "forbidden"), None)
+    forbidden = next((_text(r.get("output")) for r in outcomes.values() if r.get("error_kind") == "forbidden"), None)
     for info in collected:
         outcome = outcomes.get(info["id"])
-        test = TestResult(info["name"], info["number"], info["lab"], info["exercise"], info["points"])
+        test = TestResult(info["name"], info["number"], info["lab"], info["exercise"], float(info["points"]))
         if forbidden:
-            test.output = forbidden
+            test.output, test.kind = forbidden, "forbidden"
         elif outcome is None:
             test.output = "not run: " + (problem or "grading stopped before this check")
         else:
-            test.status, test.output, test.kind = outcome["status"], outcome["output"], outcome.get("error_kind") or ""
+            test.status, test.output, test.kind = outcome["status"], _text(outcome.get("output")), _text(outcome.get("error_kind"), 40)
             test.score = test.max_score if test.status == "passed" else 0.0
-        if forbidden:
-            test.kind = "forbidden"
         result.tests.append(test)
     if forbidden:
         result.problem = forbidden
     for record in records:
-        if record["event"] == "printed" and record["lab"] == lab:
+        if record["event"] == "printed" and record.get("lab") == lab and isinstance(record.get("bytes"), int):
             result.printed_bytes += record["bytes"]
-            result.printed = (result.printed + "\n" + record["text"]).strip("\n")
+            result.printed = (result.printed + "\n" + _text(record.get("text"), 10000)).strip("\n")
     return result

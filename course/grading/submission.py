@@ -17,13 +17,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 from course.grading.codec import CodecError, read_message, write_message
+from course.grading.sandbox import Limits, Sandbox
 
 TENSORFLOW_START_SECONDS = 180.0  # generous: two graders on two busy cores can take a while
+MESSAGE_LIMIT = 256 << 20  # one reply of the worker
+
+
+class GraderError(RuntimeError):
+    """The grader itself failed (its reference or judge): the course's problem, not the student's."""
 
 
 class StudentCodeError(Exception):
     """Student code failed; `kind` is one of: not_implemented, exception, missing_function,
-    missing_file, import, timeout, crash, forbidden, protocol."""
+    missing_file, import, timeout, crash, forbidden, protocol, model."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -55,66 +61,106 @@ class CapturedOutput:
         return f"{self.head.decode(errors='replace')}\n... [{self.total:,} bytes in all] ...\n{self.tail.decode(errors='replace')}"
 
 
-def _exit_reason(returncode: int) -> str:
+def _exit_reason(returncode: int, sandboxed: bool = False) -> str:
+    """Why the worker ended, in words. Through bubblewrap, a worker killed by signal N ends its
+    sandbox with status 128 + N, as a shell reports it."""
+    if sandboxed and 128 < returncode < 128 + 65:
+        returncode = 128 - returncode
     if returncode < 0:
-        name = signal.Signals(-returncode).name
-        return f"it was killed by signal {name}" + (" (the Python interpreter crashed)" if name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL") else "")
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"number {-returncode}"
+        crashed = name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL")
+        return f"it was killed by signal {name}" + (" (the Python interpreter crashed)" if crashed else "")
     return f"it exited with status {returncode} (a lab must not call sys.exit, os._exit or quit)"
 
 
 class Submission:
-    """One lab file of a submission, imported in a worker process started on first use."""
+    """One lab file of a submission, imported in a sandboxed worker process started on first use.
+
+    A `judge` (a trusted worker, see `course.grading.worker`) measures what the student's probes
+    return; `trusted=True` makes this handle a judge: it runs the reference solution (if
+    `lab_file` is given) and its failures are the course's, never the student's."""
 
     def __init__(
         self,
-        lab_file: Path,
-        forbidden: list[Path] = (),
+        lab_file: Path | None,
+        isolation: str = "none",
+        judge: "Submission | None" = None,
+        trusted: bool = False,
+        readable: list[Path] = (),
         call_timeout: float = 30.0,
         import_timeout: float = 60.0,
-        secret: list[Path] = (),
-        on_start: Callable[["Submission"], None] | None = None,
+        cpu_seconds: int = 1200,
     ):
-        self.lab_file = Path(lab_file)
-        self.forbidden = [str(path) for path in forbidden]
-        self.secret = [str(path) for path in secret]  # path prefixes of the grader's files: never touched
-        self.call_timeout, self.import_timeout = call_timeout, import_timeout
-        self.on_start = on_start  # called before each worker starts (e.g. to stop another worker)
+        self.lab_file = Path(lab_file) if lab_file is not None else None
+        self.isolation, self.judge, self.trusted = isolation, judge, trusted
+        self.readable = [Path(path) for path in readable]
+        self.call_timeout, self.import_timeout, self.cpu_seconds = call_timeout, import_timeout, cpu_seconds
         self.process: subprocess.Popen | None = None
+        self.sandbox: Sandbox | None = None
         self.output: CapturedOutput | None = None
         self.outputs: list[CapturedOutput] = []  # every worker's output, restarts included
         self.fatal: StudentCodeError | None = None  # an error every later call repeats
         self.hung: dict[str, float] = {}  # what timed out, and its limit: not run again
         self.violations: list[str] = []
+        self._ready = False
+
+    @property
+    def name(self) -> str:
+        return self.lab_file.name if self.lab_file else "the grader's judge"
 
     # -- the worker's life -------------------------------------------------------------------
-    def _start(self) -> None:
-        if not self.lab_file.is_file():
+    def start(self) -> None:
+        """Starts the worker without waiting for it (TensorFlow takes seconds to start: a lab's
+        worker and its judge start side by side)."""
+        if self.process is not None:
+            return
+        if self.lab_file is not None and not self.lab_file.is_file():
             raise StudentCodeError("missing_file", f"{self.lab_file.name} is not in the submission.")
-        if self.on_start:
-            self.on_start(self)
+        folder = None if self.trusted or self.lab_file is None else self.lab_file.parent
+        readable = list(self.readable)
+        if self.trusted and self.lab_file is not None:
+            readable.append(self.lab_file.parent)
+        self.sandbox = Sandbox(self.isolation, folder=folder, readable=readable, limits=Limits(self.cpu_seconds))
+        lab_path = "-" if self.lab_file is None else self.sandbox.path(self.lab_file)
+        module = self.lab_file.stem if self.lab_file else "-"
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="",
-                   PYTHONDONTWRITEBYTECODE="1", COURSE_GRADING_PARENT=str(os.getpid()))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "course.grading.worker", str(self.lab_file.resolve()), self.lab_file.stem,
-             str(request_read), str(reply_write), *self.forbidden, *[f"--secret={path}" for path in self.secret]],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(request_read, reply_write), env=env, start_new_session=True,
-        )
-        os.close(request_read)
-        os.close(reply_write)
+        argv = [sys.executable, "-m", "course.grading.worker", lab_path, module, str(request_read), str(reply_write),
+                *(["--judge"] if self.trusted else [])]
+        command, options = self.sandbox.popen_args(argv, pass_fds=(request_read, reply_write))
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=subprocess.STDOUT, **options)
+        except BaseException:
+            self.sandbox.close()
+            self.sandbox = None
+            raise
+        finally:
+            os.close(request_read)
+            os.close(reply_write)
         self.output = CapturedOutput(self.process.stdout)
         self.outputs.append(self.output)
+        self._ready = False
+
+    def _ensure_started(self) -> None:
+        self.start()
+        if self._ready:
+            return
         self._receive(TENSORFLOW_START_SECONDS, "starting TensorFlow")
-        reply = self._receive(self.import_timeout, f"importing {self.lab_file.name}")
+        reply = self._receive(self.import_timeout, f"importing {self.name}")
+        self._ready = True
         if "import_error" in reply:
             self.stop()
         self._imported(reply)
+        if self.judge is not None:
+            self.judge.start()  # TensorFlow starts there while the first checks run here
 
     def _receive(self, timeout: float, doing: str) -> dict:
         try:
-            reply = read_message(self._reply, deadline=time.monotonic() + timeout)
+            reply = read_message(self._reply, deadline=time.monotonic() + timeout, limit=MESSAGE_LIMIT)
         except TimeoutError:
             self.stop()
             at_import = doing.startswith("importing")
@@ -129,21 +175,24 @@ class Submission:
             raise error from None
         except (EOFError, CodecError) as failure:
             returncode = self.process.wait(timeout=10) if isinstance(failure, EOFError) else None
+            sandboxed = self.isolation == "namespaces"
             self.stop()
             if isinstance(failure, CodecError):
                 raise StudentCodeError("protocol", f"while {doing}, the grader's channel was corrupted by the lab's code ({failure}).") from None
-            error = StudentCodeError("crash", f"the process running your code died while {doing}: {_exit_reason(returncode)}." + self._printed())
-            if doing.startswith("importing"):
+            error = StudentCodeError("crash", f"the process running your code died while {doing}: {_exit_reason(returncode, sandboxed)}." + self._printed())
+            if doing.startswith("importing") or doing.startswith("starting"):
                 self.fatal = error
             raise error from None
         if not isinstance(reply, dict):
             self.stop()
             raise StudentCodeError("protocol", f"while {doing}, the grader received a malformed reply.")
-        self.violations += [v for v in reply.get("violations", []) if v not in self.violations]
+        violations = reply.get("violations", [])
+        if isinstance(violations, list):
+            self.violations += [str(v)[:300] for v in violations if v not in self.violations]
         if self.violations:
             self.fatal = StudentCodeError(
-                "forbidden", f"{self.lab_file.name} tried {self.violations[0].replace('the grader forbids this: ', '')}; "
-                "a lab that reads or imports the reference solutions, or starts other programs, earns no points."
+                "forbidden", f"{self.name} tried {self.violations[0]}; "
+                "a lab that reads or imports the reference solutions earns no points."
             )
             self.stop()
             raise self.fatal
@@ -152,10 +201,10 @@ class Submission:
     def retarget(self, lab_file: Path) -> None:
         """Grades another file of the same lab in the same worker, sparing a TensorFlow start.
 
-        Only for trusted variants (the autograder's own tests): they share one interpreter."""
+        Only for trusted variants (the autograder's own tests) graded without isolation."""
         self.lab_file = Path(lab_file)
         self.fatal, self.hung, self.violations = None, {}, []
-        if self.process is not None:
+        if self.process is not None and self._ready:
             write_message(self._request, {"op": "load", "file": str(self.lab_file.resolve())})
             self._imported(self._receive(self.import_timeout, f"importing {self.lab_file.name}"))
 
@@ -163,7 +212,7 @@ class Submission:
         if "import_error" in reply:
             error = reply["import_error"]
             self.fatal = StudentCodeError(
-                "import", f"importing {self.lab_file.name} failed: {error['type']}: {error['message']}" + _where(error)
+                "import", f"importing {self.name} failed: {error.get('type')}: {error.get('message')}" + _where(error)
             )
             raise self.fatal
 
@@ -180,14 +229,17 @@ class Submission:
         return f"\nWhat your code printed last:\n{text[-800:]}" if text else ""
 
     def stop(self) -> None:
-        """Ends the worker (and anything it started); the next call starts a fresh one."""
+        """Ends the worker (and, in its sandbox, everything it started); the next call starts a fresh one."""
         if self.process is None:
+            if self.sandbox is not None:
+                self.sandbox.close()
+                self.sandbox = None
             return
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
         self.process.wait()
         for fd in (self._request, self._reply):
             try:
@@ -195,19 +247,34 @@ class Submission:
             except OSError:
                 pass
         self.process = None
+        self._ready = False
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
 
     close = stop
 
     # -- requests ------------------------------------------------------------------------------
     def _request_reply(self, request: dict, what: str, timeout: float | None) -> Any:
+        if not self.trusted:
+            return self._student_request(request, what, timeout)
+        try:
+            return self._student_request(request, what, timeout)
+        except StudentCodeError as error:
+            if error.kind == "model":
+                raise
+            # The reference's or the judge's failure is the course's: details for the staff's log only.
+            print(f"course grader: the judge failed on {what}: {error.message}", file=sys.stderr)
+            raise GraderError(f"the grader's reference failed on {what}") from None
+
+    def _student_request(self, request: dict, what: str, timeout: float | None) -> Any:
         if self.fatal:
             raise self.fatal
         if what in self.hung:  # it would hang again: spare the student's other checks the wait
             raise StudentCodeError(
                 "timeout", f"running {what} did not finish within {self.hung[what]:g} s in an earlier check, so it was not run again."
             )
-        if self.process is None:
-            self._start()
+        self._ensure_started()
         try:
             write_message(self._request, request)
         except (BrokenPipeError, OSError):
@@ -221,34 +288,56 @@ class Submission:
         if "missing" in reply:
             raise StudentCodeError(
                 "missing_function",
-                f"{self.lab_file.name} defines no function {reply['missing']}(): keep the exercise's name and signature.",
+                f"{self.name} defines no function {reply['missing']}(): keep the exercise's name and signature.",
             )
+        if "model_error" in reply:
+            raise StudentCodeError(
+                "model", f"{what}: the grader could not load the model your code returned ({reply['model_error']}). "
+                "Models are checked after saving and loading them with Keras' safe loader: build them from "
+                "keras.layers (no Lambda layer, no custom layer class) as keras.Model(inputs, outputs).")
         if "error" in reply:
-            error = reply["error"]
-            if error["type"] == "NotImplementedError":
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            kind, message = str(error.get("type")), str(error.get("message") or "")
+            if kind == "NotImplementedError" and error.get("raised_by_lab"):
                 stub = f"{error['function']}()" if error.get("function") else what
-                raise StudentCodeError("not_implemented", f"{stub} is not implemented yet. Hint: {error['message']}")
-            message = f": {error['message']}" if error["message"] else ""
+                raise StudentCodeError("not_implemented", f"{stub} is not implemented yet. Hint: {message}")
+            message = f": {message}" if message else ""
             if request["op"] == "probe" and not error.get("where"):
-                # No line of the lab is in the traceback: the grader's check choked on what the lab
+                # No line of the lab is in the traceback: the grader's probe choked on what the lab
                 # returned, or TensorFlow failed inside compiled code; say so rather than blame a line.
                 raise StudentCodeError(
-                    "exception", f"{what} failed with {error['type']}{message}, outside any line of "
-                    f"{self.lab_file.name}: inside TensorFlow (code in a tf.function, say) or while the grader "
+                    "exception", f"{what} failed with {kind}{message}, outside any line of "
+                    f"{self.name}: inside TensorFlow (code in a tf.function, say) or while the grader "
                     "used what your code returned; check the type, shape and dtype it returns against its docstring.")
-            raise StudentCodeError("exception", f"{what} raised {error['type']}{message}" + _where(error))
+            raise StudentCodeError("exception", f"{what} raised {kind}{message}" + _where(error))
+        if "value" not in reply:
+            raise StudentCodeError("protocol", f"while running {what}, the grader received a malformed reply.")
         return reply["value"]
 
     def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         """Calls the lab's function `name` in the worker; arrays and tensors come back as NumPy."""
         return self._request_reply({"op": "call", "name": name, "args": list(args), "kwargs": kwargs}, f"{name}()", timeout)
 
-    def probe(self, probe: Callable, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        """Runs `probe(lab_module, *args, **kwargs)` in the worker; `probe` is a module-level
-        function of a grader file (it may build models or datasets there and return plain data)."""
+    def probe(self, probe: Callable, *args: Any, measure: Callable | None = None, measure_args: tuple = (),
+              timeout: float | None = None, **kwargs: Any) -> Any:
+        """Runs `probe(lab_module, *args, **kwargs)` in the worker: a function of a module of
+        `course.grading.probes` that calls the lab's functions and returns what they made (models
+        as model files). With `measure`, the judge computes `measure(result, *measure_args)` from
+        it with every model loaded there, and that is what this returns."""
         what = (probe.__doc__ or probe.__name__).strip().splitlines()[0]
-        request = {"op": "probe", "file": inspect.getfile(probe), "name": probe.__name__, "args": list(args), "kwargs": kwargs}
-        return self._request_reply(request, what, timeout)
+        request = {"op": "probe", "module": probe.__module__, "name": probe.__name__, "args": list(args), "kwargs": kwargs}
+        value = self._request_reply(request, what, timeout)
+        if measure is None:
+            return value
+        if self.judge is None:
+            raise GraderError("a check measures a model but the grader has no judge")
+        return self.judge.measure(measure, value, *measure_args, what=what)
+
+    def measure(self, measure: Callable, value: Any, *args: Any, what: str = "") -> Any:
+        """The judge's side of `probe`: `measure(value with models loaded, *args)`."""
+        request = {"op": "measure", "file": inspect.getfile(measure), "name": measure.__name__,
+                   "value": value, "args": list(args)}
+        return self._request_reply(request, what or measure.__name__, None)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):

@@ -1,16 +1,18 @@
 """Autograder for lab 1: the supervised baseline.
 
 Each test is one check worth points; its docstring's first line is what the report calls it.
-Tests run in a process without TensorFlow: `lab.f(...)` runs the student's function in a worker,
-and `probe_*` functions run there too, returning plain data about models and datasets. Probes
-return raw outputs and leave every comparison to the test: the student's code may have patched
-NumPy in the worker (np.abs, np.allclose, ...), never here.
+Tests run in a process without TensorFlow: `lab.f(...)` runs the student's function in its
+sandboxed worker, and the probes of `course.grading.probes.lab1` run there too, returning what the
+lab's functions made: arrays, and models as model files. What a model is (its size, its outputs,
+the weights it holds) is measured by the judge, a process that never ran student code, with the
+`measure_*` functions below; every comparison is made here.
 """
 import numpy as np
 import pytest
 
 from course.data import CIFAR10_MEAN, CIFAR10_STD
 from course.grading.codec import AsTensor
+from course.grading.probes.lab1 import probe_backbone, probe_classifier, probe_pipeline
 
 LAB = "lab1"
 
@@ -62,25 +64,6 @@ def test_standardize_tensor_and_single_image(lab):
 
 
 # -- make_pipeline ---------------------------------------------------------------------------------
-
-
-def probe_pipeline(lab, images, labels, batch_size, training, seed, epochs=1):
-    """make_pipeline(images, labels, ...) iterated for some epochs"""
-    import tensorflow as tf
-
-    dataset = lab.make_pipeline(images, labels, batch_size=batch_size, training=training, seed=seed)
-    if not isinstance(dataset, tf.data.Dataset):
-        return {"type": type(dataset).__name__}
-    result = {"type": "Dataset", "epochs": []}
-    for _ in range(epochs):
-        batches = [(np.asarray(x), np.asarray(y)) for x, y in dataset]
-        result["epochs"].append({
-            "sizes": [len(x) for x, _ in batches],
-            "images": np.concatenate([x for x, _ in batches]),
-            "labels": np.concatenate([y for _, y in batches]),
-            "dtypes": sorted({str(x.dtype) for x, _ in batches}),
-        })
-    return result
 
 
 def check_dataset(result):
@@ -159,32 +142,47 @@ def test_pipeline_seed_reproducible(lab):
 
 
 # -- build_backbone --------------------------------------------------------------------------------
+# The models are built in the student's worker (`course.grading.probes.lab1`) and measured here by
+# the judge (the `measure_*` functions run there, on the models loaded from their files).
 
 
-def probe_backbone(lab, input_shape=(32, 32, 3)):
-    """build_backbone(input_shape)"""
+def workshop_backbone():
+    """The workshop's network, built by the judge to compare with (a hidden check's reference)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((32, 32, 3))
+    x = inputs
+    for width in (8, 16, 32):
+        x = layers.Conv2D(width, 3, padding="same")(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPool2D(2)(x)
+        x = layers.BatchNormalization()(x)
+    return keras.Model(inputs, layers.Flatten()(x))
+
+
+def model_type(model) -> dict:
     import keras
 
-    model = lab.build_backbone(input_shape)
     if not isinstance(model, keras.Model):
-        return {"type": type(model).__name__}
+        kind = model.get("__type__", type(model).__name__) if isinstance(model, dict) else type(model).__name__
+        return {"type": kind.rsplit(".", 1)[-1]}
+    return {"type": "Model", "sequential": isinstance(model, keras.Sequential)}
+
+
+def measure_backbone(model, input_shape=(32, 32, 3)):
+    facts = model_type(model)
+    if facts["type"] != "Model":
+        return facts
     x = np.random.default_rng(1).normal(size=(2, *input_shape)).astype("float32")
-    return {
-        "type": "Model",
-        "sequential": isinstance(model, keras.Sequential),
-        "params": int(model.count_params()),
-        "output_shape": list(model(x).shape),
-        "weight_shapes": [tuple(w.shape) for w in model.weights],
-    }
+    return {**facts, "params": int(model.count_params()), "output_shape": list(model(x).shape)}
 
 
-def probe_backbone_function(lab):
-    """build_backbone() compared layer by layer with the workshop's network"""
-    import keras
-
-    from course.models import build_backbone
-
-    model, reference = lab.build_backbone((32, 32, 3)), build_backbone()
+def measure_backbone_network(model):
+    facts = model_type(model)
+    if facts["type"] != "Model":
+        return {"same_weights": False}
+    reference = workshop_backbone()
     if [tuple(w.shape) for w in model.weights] != [tuple(w.shape) for w in reference.weights]:
         return {"same_weights": False}
     rng = np.random.default_rng(2)
@@ -198,14 +196,13 @@ def probe_backbone_function(lab):
         "same_weights": True,
         "inference": (np.asarray(model(x, training=False)), np.asarray(reference(x, training=False))),
         "training": (np.asarray(model(x, training=True)), np.asarray(reference(x, training=True))),
-        "functional": not isinstance(model, keras.Sequential) and isinstance(model, keras.Model),
     }
 
 
 @pytest.mark.grade("build_backbone", points=2)
 def test_backbone_shape_and_size(lab):
     """a functional model with 6,256 parameters from [B, 32, 32, 3] to [B, 512]"""
-    result = lab.probe(probe_backbone)
+    result = lab.probe(probe_backbone, measure=measure_backbone)
     assert result["type"] == "Model", f"build_backbone should return a keras.Model, got {result['type']}"
     assert not result["sequential"], "build the backbone as a functional model (keras.Model(inputs, outputs)), not Sequential"
     assert result["output_shape"] == [2, 512], f"2 images should give features of shape [2, 512], got {result['output_shape']}"
@@ -215,7 +212,7 @@ def test_backbone_shape_and_size(lab):
 @pytest.mark.grade("build_backbone", points=2)
 def test_backbone_computes_workshop_network(lab):
     """Conv2D -> ReLU -> MaxPool2D -> BatchNormalization blocks of 8, 16, 32 filters, then Flatten"""
-    result = lab.probe(probe_backbone_function)
+    result = lab.probe(probe_backbone, measure=measure_backbone_network)
     assert result["same_weights"], (
         "the weights do not match the workshop's blocks: Conv2D(c, 3, padding='same') -> ReLU -> MaxPool2D(2) -> "
         "BatchNormalization with c = 8, 16, 32, then Flatten"
@@ -232,7 +229,7 @@ def test_backbone_computes_workshop_network(lab):
 @pytest.mark.grade("build_backbone", points=1)
 def test_backbone_input_shape(lab):
     """input_shape is honoured: 16x16 images give 2 * 2 * 32 = 128 features"""
-    result = lab.probe(probe_backbone, (16, 16, 3))
+    result = lab.probe(probe_backbone, (16, 16, 3), measure=measure_backbone, measure_args=((16, 16, 3),))
     assert result["type"] == "Model", f"build_backbone should return a keras.Model, got {result['type']}"
     assert result["output_shape"] == [2, 128], f"build_backbone((16, 16, 3)) should give [2, 128] features, got {result['output_shape']}"
 
@@ -240,38 +237,24 @@ def test_backbone_input_shape(lab):
 # -- build_classifier ------------------------------------------------------------------------------
 
 
-def probe_classifier(lab, num_classes):
-    """build_classifier(backbone, num_classes)"""
-    import keras
-
-    from course.models import build_backbone
-
-    backbone = build_backbone()
-    model = lab.build_classifier(backbone, num_classes)
-    if not isinstance(model, keras.Model):
-        return {"type": type(model).__name__}
+def measure_classifier(made):
+    """The classifier's logits, its size, and whether it holds the backbone's weights as they were
+    changed after it was built (it uses the backbone's own variables, not a copy)."""
+    model, backbone = made["model"], made["backbone"]
+    facts = model_type(model)
+    if facts["type"] != "Model":
+        return facts
     x = np.random.default_rng(3).normal(size=(4, 32, 32, 3)).astype("float32")
-    before = np.asarray(model(x, training=False))
-    # Shared weights: changing the backbone's first kernel must change the classifier's output.
-    kernel = backbone.weights[0]
-    kernel.assign(kernel.numpy() * 3.0 + 0.1)
-    after = np.asarray(model(x, training=False))
-    ids = {id(w) for w in model.weights}
-    return {
-        "type": "Model",
-        "sequential": isinstance(model, keras.Sequential),
-        "logits": before,
-        "logits_after": after,
-        "shares_variables": all(id(w) in ids for w in backbone.weights),
-        "params": int(model.count_params()),
-        "backbone_params": int(backbone.count_params()),
-    }
+    values = [w.numpy() for w in model.weights]
+    holds = all(any(v.shape == b.shape and np.array_equal(v, b.numpy()) for v in values) for b in backbone.weights)
+    return {**facts, "logits": np.asarray(model(x, training=False)), "holds_changed_backbone": holds,
+            "params": int(model.count_params()), "backbone_params": int(backbone.count_params())}
 
 
 @pytest.mark.grade("build_classifier", points=2)
 def test_classifier_logits(lab):
     """backbone -> Dense(num_classes): [B, num_classes] logits, no softmax"""
-    result = lab.probe(probe_classifier, 10)
+    result = lab.probe(probe_classifier, 10, measure=measure_classifier)
     assert result["type"] == "Model", f"build_classifier should return a keras.Model, got {result['type']}"
     assert not result["sequential"], "build the classifier as a functional model, not Sequential"
     logits = result["logits"]
@@ -286,11 +269,9 @@ def test_classifier_logits(lab):
 @pytest.mark.grade("build_classifier", points=2)
 def test_classifier_reuses_backbone(lab):
     """the classifier reuses the backbone's layers and weights (not a copy)"""
-    result = lab.probe(probe_classifier, 3)
+    result = lab.probe(probe_classifier, 3, measure=measure_classifier)
     assert result["type"] == "Model", f"build_classifier should return a keras.Model, got {result['type']}"
-    before, after = np.asarray(result["logits"], np.float64), np.asarray(result["logits_after"], np.float64)
-    follows_backbone = before.shape == after.shape and np.abs(after - before).max() > 0
-    assert result["shares_variables"] and follows_backbone, (
+    assert result["holds_changed_backbone"], (
         "the classifier does not use the backbone's own weights; call the given backbone on the input "
         "instead of building or cloning a new one, so that pretrained weights carry over"
     )

@@ -1,10 +1,10 @@
 """Autograder for lab 2: rotation prediction.
 
 Each test is one check worth points; its docstring's first line is what the report calls it.
-Tests run in a process without TensorFlow: `lab.f(...)` runs the student's function in a worker,
-and `probe_*` functions run there too, returning plain data about models and datasets. Probes
-return raw outputs (arrays, weights, shapes, identities) and leave every comparison to the test:
-the student's code may have patched NumPy in the worker (np.abs, np.allclose, ...), never here.
+Tests run in a process without TensorFlow: `lab.f(...)` runs the student's function in its
+sandboxed worker, and the probes of `course.grading.probes.lab2` run there too, returning what the
+lab's functions made: arrays, and models as model files. The models are measured by the judge, a
+process that never ran student code (the `measure_*` functions below); comparisons are made here.
 
 Rotations are identified by comparing with all four `np.rot90(image, k)` (k counter-clockwise
 quarter turns on the (H, W) axes), so any technique (tf.image.rot90, transpose and reverse,
@@ -17,6 +17,13 @@ import pytest
 
 from course.data import CIFAR10_MEAN, CIFAR10_STD
 from course.grading.codec import AsTensor
+from course.grading.probes.lab2 import (
+    probe_k_counts,
+    probe_random_rotations,
+    probe_rotation_dataset,
+    probe_rotation_model,
+    probe_transfer,
+)
 
 LAB = "lab2"
 
@@ -215,27 +222,6 @@ def test_rotation_batch_labels(lab):
 # -- random_rotation -------------------------------------------------------------------------------
 
 
-def probe_random_rotations(lab, image, seeds):
-    """random_rotation(image, seed)"""
-    import tensorflow as tf
-
-    rotated, ks = [], []
-    for seed in seeds:
-        if isinstance(seed, list):
-            seed = tf.constant(seed, dtype=tf.int64 if seed[0] % 2 else tf.int32)
-        result = lab.random_rotation(image, seed)
-        if not isinstance(result, (tuple, list)) or len(result) != 2:
-            return {"error": f"random_rotation should return a pair (rotated, k), got {type(result).__name__}"}
-        out, k = result
-        rotated.append(np.asarray(out))
-        ks.append(np.asarray(k))
-    shapes = {k.shape for k in ks}
-    kinds = {k.dtype.kind for k in ks}
-    if shapes != {()} or not kinds <= {"i", "u"}:
-        return {"error": f"k should be a scalar integer, got shapes {sorted(shapes)} of dtypes {sorted(str(k.dtype) for k in ks[:1])}"}
-    return {"rotated": rotated, "k": [int(k) for k in ks]}
-
-
 def random_rotations(lab, seeds):
     """The rotated images (a list: their shapes may differ) and the k's, as an int array."""
     result = lab.probe(probe_random_rotations, ONE_IMAGE, seeds, timeout=120)
@@ -262,30 +248,6 @@ def test_random_rotation_consistent(lab):
 # passes; drawing k in 0..4 inclusive (one label twice as likely) gives a statistic near 48.
 CHI2_SEEDS = 400
 CHI2_LIMIT = 16.27
-
-
-def probe_k_counts(lab, image, count):
-    """random_rotation(image, seed) for seeds 0..399"""
-    import time
-
-    import tensorflow as tf
-
-    ks, as_tensor, start = [], False, time.perf_counter()
-    for seed in range(count):
-        if seed == 8 and time.perf_counter() - start > 8 * 0.1:
-            # A tf.function traces anew for every Python int: then pass the same seeds as the
-            # shape-[2] tensors [seed, 0] that course.seeds.as_seed makes of them, if that works.
-            try:
-                lab.random_rotation(image, tf.constant([seed, 0], tf.int64))
-                as_tensor = True
-            except Exception:  # noqa: BLE001  (keep the Python ints)
-                pass
-        _, k = lab.random_rotation(image, tf.constant([seed, 0], tf.int64) if as_tensor else seed)
-        k = np.asarray(k)
-        if k.shape != () or k.dtype.kind not in "iu":
-            return {"error": f"k should be a scalar integer, got shape {k.shape} of dtype {k.dtype}"}
-        ks.append(int(k))
-    return {"k": ks}
 
 
 @pytest.mark.grade("random_rotation", points=2)
@@ -323,24 +285,6 @@ def test_random_rotation_deterministic(lab):
 
 
 # -- make_rotation_dataset -------------------------------------------------------------------------
-
-
-def probe_rotation_dataset(lab, images, batch_size, seed, epochs=1):
-    """make_rotation_dataset(images, batch_size, seed) iterated for some epochs"""
-    import tensorflow as tf
-
-    dataset = lab.make_rotation_dataset(images, batch_size=batch_size, seed=seed)
-    if not isinstance(dataset, tf.data.Dataset):
-        return {"type": type(dataset).__name__}
-    result = {"type": "Dataset", "epochs": []}
-    for _ in range(epochs):
-        batches = []
-        for batch in dataset:
-            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-                return {"type": "Dataset", "error": "each batch should be a pair (images, k)"}
-            batches.append((np.asarray(batch[0]), np.asarray(batch[1])))
-        result["epochs"].append(batches)
-    return result
 
 
 def epoch_of(batches):
@@ -494,38 +438,47 @@ def largest_change(after, before) -> float:
     return float(np.abs(after - before).max()) if before.size else 0.0
 
 
-def probe_rotation_model(lab, x):
-    """build_rotation_model(backbone)"""
+def model_type(model) -> dict:
     import keras
 
-    from course.models import build_backbone
-
-    backbone = build_backbone()
-    model = lab.build_rotation_model(backbone)
     if not isinstance(model, keras.Model):
-        return {"type": type(model).__name__}
-    logits = model(x, training=False)
-    kernels = [w for w in backbone.weights if w.path.endswith("kernel")]
-    before = [w.numpy() for w in kernels]
+        kind = model.get("__type__", type(model).__name__) if isinstance(model, dict) else type(model).__name__
+        return {"type": kind.rsplit(".", 1)[-1]}
+    return {"type": "Model", "sequential": isinstance(model, keras.Sequential)}
+
+
+def holder_of(model, expected: list) -> dict:
+    """For each (path, value) of `expected`, the index of a weight of `model` holding that value."""
+    values = [w.numpy() for w in model.weights]
+    holder = {}
+    for path, value in expected:
+        index = next((i for i, v in enumerate(values) if i not in holder and v.shape == value.shape
+                      and np.array_equal(v, value)), None)
+        if index is not None:
+            holder[index] = path
+    return holder
+
+
+def measure_rotation_model(made, x):
+    """The model's logits; which of its weights hold the backbone's (changed after the model was
+    built, so only the backbone's own variables hold them); those weights before and after a
+    training step (the judge takes the step)."""
+    model, backbone = made["model"], made["backbone"]
+    facts = model_type(model)
+    if facts["type"] != "Model":
+        return facts
+    logits = np.asarray(model(x, training=False))
+    expected = [(w.path, w.numpy()) for w in backbone.weights if w.path.endswith("kernel")]
+    holder = holder_of(model, expected)
+    before = [w.numpy() for w in model.weights]
     gradient_step(model, x)
-    ids = {id(w) for w in model.weights}
-    return {
-        "type": "Model",
-        "sequential": isinstance(model, keras.Sequential),
-        "logits": np.asarray(logits),
-        "dtype": str(np.asarray(logits).dtype),
-        "shares_variables": all(id(w) in ids for w in backbone.weights),
-        "kernels_before": before,
-        "kernels_after": [w.numpy() for w in kernels],
-    }
+    after = [w.numpy() for w in model.weights]
+    return {**facts, "logits": logits, "dtype": str(logits.dtype), "shares_variables": len(holder) == len(expected),
+            "backbone_moved": min((largest_change(after[i], before[i]) for i in holder), default=0.0)}
 
 
 def rotation_model_result(lab):
-    result = lab.probe(probe_rotation_model, MODEL_X)
-    if result.get("type") == "Model":
-        moved = [largest_change(after, before) for after, before in zip(result["kernels_after"], result["kernels_before"])]
-        result["backbone_moved"] = min(moved)
-    return result
+    return lab.probe(probe_rotation_model, MODEL_X, measure=measure_rotation_model, measure_args=(MODEL_X,))
 
 
 def check_model(result, function):
@@ -575,92 +528,47 @@ TRANSFER_X = _rng.normal(size=(8, 32, 32, 3)).astype("float32")
 TRANSFER_OTHER = np.concatenate([TRANSFER_X[:4], _rng.normal(2.0, 3.0, size=(4, 32, 32, 3)).astype("float32")])
 
 
-def pretrained_backbone(values, positive):
-    """The workshop backbone with random, distinct "pretrained" weights and BN statistics."""
-    from course.models import build_backbone
+def measure_transfer(model, values, positive, x, other):
+    """What transfer made of the pretrained backbone: which weights hold the backbone's (the same
+    variables or a copy), which train, how BatchNormalization behaves, and what a step changes."""
+    from course.grading.probes import grading_backbone, set_weights_from
 
-    backbone = build_backbone()
-    weights, offset = [], 0
-    for w in backbone.weights:
-        size = math.prod(w.shape)
-        source = positive if "variance" in w.path or "gamma" in w.path else values
-        weights.append(source[offset : offset + size].reshape(tuple(w.shape)))
-        offset += size
-    backbone.set_weights(weights)
-    return backbone
-
-
-def probe_transfer(lab, num_classes, freeze_backbone, values, positive, x, other):
-    """transfer(backbone, num_classes, freeze_backbone=...)"""
-    import keras
-
-    backbone = pretrained_backbone(values, positive)
-    snapshot = [(w, w.path, w.numpy()) for w in backbone.weights]
-    model = lab.transfer(backbone, num_classes, freeze_backbone=freeze_backbone)
-    if not isinstance(model, keras.Model):
-        return {"type": type(model).__name__}
+    facts = model_type(model)
+    if facts["type"] != "Model":
+        return facts
+    backbone = grading_backbone()
+    set_weights_from(backbone, values, positive)
+    expected = [(w.path, w.numpy()) for w in backbone.weights]
+    holder = holder_of(model, expected)
     weights = list(model.weights)
-    built = [m.numpy() for m in weights]
-    trainable = {id(m) for m in model.trainable_weights}
-
-    logits = np.asarray(model(x, training=False))
-    in_batch = np.asarray(model(x, training=True))
-    in_other = np.asarray(model(other, training=True))
+    trainable = {id(w) for w in model.trainable_weights}
+    sizes = [math.prod(w.shape) for w in weights]
+    in_batch = np.asarray(model(x, training=True))[:4]
+    in_other = np.asarray(model(other, training=True))[:4]
     inference = np.asarray(model(x[:4], training=False))
-
-    before = [m.numpy() for m in weights]
+    logits = np.asarray(model(x, training=False))
+    before = [w.numpy() for w in weights]
     gradient_step(model, x)
+    change = [largest_change(w.numpy(), b) for w, b in zip(weights, before)]
     return {
-        "type": "Model",
-        "sequential": isinstance(model, keras.Sequential),
+        **facts,
         "logits": logits,
-        "backbone": [(path, value) for _, path, value in snapshot],
-        # For each backbone weight, the index of the same variable among the model's weights.
-        "same": [next((i for i, m in enumerate(weights) if m is w), None) for w, _, _ in snapshot],
-        "built": built,
-        "shapes": [tuple(m.shape) for m in weights],
-        "trainable": [id(m) in trainable for m in weights],
-        "trainable_shapes": [tuple(m.shape) for m in model.trainable_weights],
-        "in_batch": in_batch,
-        "in_other": in_other,
-        "inference": inference,
-        "before": before,
-        "after": [m.numpy() for m in weights],
+        "missing": [path for path, _ in expected if path not in holder.values()],
+        "head_params": int(sum(size for i, size in enumerate(sizes) if i not in holder)),
+        "trainable_params": int(sum(math.prod(w.shape) for w in model.trainable_weights)),
+        "trainable_backbone": sorted(path for i, path in holder.items() if id(weights[i]) in trainable),
+        "batch_dependence": largest_change(in_batch, in_other),
+        "train_vs_inference": largest_change(in_batch, inference),
+        "moved": {path: change[i] for i, path in holder.items()},
+        "head_moved": max((change[i] for i in range(len(change)) if i not in holder), default=0.0),
     }
 
 
 def transfer_result(lab, num_classes, freeze_backbone):
-    raw = lab.probe(probe_transfer, num_classes, freeze_backbone, PRETRAINED, PRETRAINED_POSITIVE, TRANSFER_X, TRANSFER_OTHER)
-    check_model(raw, "transfer")
-    # Which of the model's variables hold the backbone's weights: the same variables, or (a copy)
-    # variables of the same values.
-    built = [np.asarray(value) for value in raw["built"]]
-    holder, missing = {}, []
-    for (path, value), same in zip(raw["backbone"], raw["same"]):
-        value = np.asarray(value)
-        index = same
-        if index is None:
-            index = next((i for i, m in enumerate(built) if i not in holder and m.shape == value.shape
-                          and np.array_equal(m, value)), None)
-        if index is None:
-            missing.append(path)
-        else:
-            holder[index] = path
-    sizes = [math.prod(shape) for shape in raw["shapes"]]
-    # With BatchNormalization in inference mode an image's output does not depend on its batch.
-    in_batch, in_other = np.asarray(raw["in_batch"])[:4], np.asarray(raw["in_other"])[:4]
-    change = [largest_change(after, before) for after, before in zip(raw["after"], raw["before"])]
-    return {
-        **raw,
-        "missing": missing,
-        "head_params": int(sum(size for i, size in enumerate(sizes) if i not in holder)),
-        "trainable_params": int(sum(math.prod(shape) for shape in raw["trainable_shapes"])),
-        "trainable_backbone": sorted(path for i, path in holder.items() if raw["trainable"][i]),
-        "batch_dependence": largest_change(in_batch, in_other),
-        "train_vs_inference": largest_change(in_batch, raw["inference"]),
-        "moved": {path: change[i] for i, path in holder.items()},
-        "head_moved": max((change[i] for i in range(len(change)) if i not in holder), default=0.0),
-    }
+    result = lab.probe(probe_transfer, num_classes, freeze_backbone, PRETRAINED, PRETRAINED_POSITIVE,
+                       measure=measure_transfer, measure_args=(PRETRAINED, PRETRAINED_POSITIVE, TRANSFER_X, TRANSFER_OTHER))
+    check_model(result, "transfer")
+    return result
 
 
 def check_carried_over(result):

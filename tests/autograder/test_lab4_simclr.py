@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from course.grading.codec import AsTensor
+from course.grading.probes.lab4 import probe_head, probe_loss_gradient, probe_step
 
 LAB = "lab4"
 
@@ -537,16 +538,15 @@ def test_augment_grayscale_probability(lab):
 # -- build_projection_head -------------------------------------------------------------------------
 
 
-def probe_head(lab, args, kwargs):
-    """build_projection_head(...)"""
+def measure_head(head, input_dim):
+    """The head's size, and its outputs on random features with every bias given a value (biases
+    are zero when built), together with its weights: measured by the judge on the loaded model."""
     import keras
 
-    head = lab.build_projection_head(*args, **kwargs)
     if not isinstance(head, keras.Model):
-        return {"type": type(head).__name__}
-    input_dim = args[0]
+        kind = head.get("__type__", type(head).__name__) if isinstance(head, dict) else type(head).__name__
+        return {"type": kind.rsplit(".", 1)[-1]}
     generator = np.random.default_rng(6)
-    # Biases are zero when built: give them values, so that they count.
     for weight in head.weights:
         if len(weight.shape) == 1:
             weight.assign(generator.normal(0.0, 0.5, size=weight.shape).astype("float32"))
@@ -562,7 +562,7 @@ def probe_head(lab, args, kwargs):
 
 
 def head_result(lab, *args, **kwargs):
-    result = lab.probe(probe_head, list(args), kwargs)
+    result = lab.probe(probe_head, list(args), kwargs, measure=measure_head, measure_args=(args[0],))
     assert result["type"] == "Model", f"build_projection_head should return a keras.Model, got {result['type']}"
     assert not result["sequential"], "build the head as a functional model (keras.Model(inputs, outputs)), not Sequential"
     return result
@@ -756,21 +756,6 @@ def test_loss_extreme_inputs(lab):
         check_loss(lab, a, b, temperature, f"with {what}")
 
 
-def probe_loss_gradient(lab, z1, z2, temperature):
-    """nt_xent_loss(z1, z2, temperature) differentiated with tf.GradientTape"""
-    import tensorflow as tf
-
-    a, b = tf.constant(z1), tf.constant(z2)
-    with tf.GradientTape() as tape:
-        tape.watch([a, b])
-        loss = lab.nt_xent_loss(a, b, temperature)
-    if not tf.is_tensor(loss):
-        return {"tensor": False, "type": type(loss).__name__}
-    gradients = tape.gradient(loss, [a, b])
-    return {"tensor": True, "loss": np.asarray(loss),
-            "gradients": [None if g is None else np.asarray(tf.convert_to_tensor(g)) for g in gradients]}
-
-
 def numerical_gradient(z1, z2, temperature, h=1e-6):
     z1, z2 = z1.astype(np.float64), z2.astype(np.float64)
     gradients = []
@@ -815,67 +800,9 @@ STEP_IMAGES = rng.random((8, 16, 16, 3), dtype=np.float32)
 STEP_RATE = 0.05  # Adam: the first step moves every weight with a gradient by about this much
 
 
-def _small_models():
-    """A small encoder (no BatchNormalization, so encoding the views together or one at a time gives
-    the same features) and a Dense-ReLU-Dense head, with fixed weights that keep the embeddings of
-    different images apart (so that the loss depends clearly on the temperature and the weights)."""
-    import keras
-
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Rescaling(2.0, offset=-1.0)(inputs)
-    x = keras.layers.Conv2D(4, 3, strides=2, activation="tanh")(x)
-    x = keras.layers.Flatten()(x)
-    encoder = keras.Model(inputs, keras.layers.Dense(16)(x))
-    features = keras.Input((16,))
-    hidden = keras.layers.Dense(32, activation="relu")(features)
-    head = keras.Model(features, keras.layers.Dense(8)(hidden))
-    generator = np.random.default_rng(12)
-    for model in (encoder, head):
-        model.set_weights([generator.normal(0.0, 1.0 / np.sqrt(w.shape[0] if len(w.shape) == 2 else np.prod(w.shape[:-1])) if len(w.shape) > 1 else 0.01,
-                                            size=w.shape).astype("float32") for w in model.weights])
-    return encoder, head
-
-
-def probe_step(lab, learning_rate, seed, temperature=None):
-    """contrastive_step(encoder, head, optimizer, images, seed, temperature)"""
-    import keras
-    import tensorflow as tf
-
-    encoder, head = _small_models()
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-    before = [[w.numpy() for w in model.trainable_weights] for model in (encoder, head)]
-    # Record the views the step makes with the lab's augment (eager calls only).
-    views, original = [], lab.augment
-
-    def recording_augment(*args, **kwargs):
-        out = original(*args, **kwargs)
-        views.append(np.asarray(out) if tf.executing_eagerly() and hasattr(out, "numpy") else None)
-        return out
-
-    lab.augment = recording_augment
-    try:
-        kwargs = {} if temperature is None else {"temperature": temperature}
-        loss = lab.contrastive_step(encoder, head, optimizer, STEP_IMAGES, seed, **kwargs)
-    finally:
-        lab.augment = original
-    after = [[w.numpy() for w in model.trainable_weights] for model in (encoder, head)]
-
-    def embed(weights, images):
-        for model, values in zip((encoder, head), weights):
-            for w, value in zip(model.trainable_weights, values):
-                w.assign(value)
-        return np.asarray(head(encoder(images, training=True), training=True))
-
-    recorded = None
-    if views and all(v is not None for v in views):
-        recorded = {"views": views, "before": [embed(before, v) for v in views], "after": [embed(after, v) for v in views]}
-    loss = loss.numpy() if hasattr(loss, "numpy") else loss
-    return {"loss": loss, "weights_before": before, "weights_after": after, "recorded": recorded}
-
-
 def step_result(lab, learning_rate, seed, temperature=None):
     """What one step did; "encoder_moved" and "head_moved" hold how far each trainable weight moved."""
-    result = lab.probe(probe_step, learning_rate, seed, temperature, timeout=60)
+    result = lab.probe(probe_step, STEP_IMAGES, learning_rate, seed, temperature, timeout=60)
     for index, part in enumerate(("encoder", "head")):
         result[f"{part}_moved"] = [float(np.abs(np.asarray(after, np.float64) - before).max())
                                    for after, before in zip(result["weights_after"][index], result["weights_before"][index])]
