@@ -43,36 +43,37 @@ def course(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float
 PLANTED = ("conftest.py", "sitecustomize.py", "HOSTILE_WAS_HERE")
 
 
-def tree_state(root: Path, contents: bool, skip: tuple[str, ...] = ()) -> str:
-    """A digest of every path under `root`: its type, mode and size, and its bytes (`contents`) or
-    its modification time. Equal digests: nothing was added, removed or changed. Bytecode caches
-    are left out (other tests, running beside this one, may compile modules for the first time);
-    a planted file is caught by name (`planted`) and, in the checkout, by the digest."""
-    digest = hashlib.sha256()
+def tree_state(root: Path, contents: bool, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every path under `root` with a digest of its type, mode and size, and of its bytes
+    (`contents`) or its modification time. Equal states: nothing was added, removed or changed.
+    Bytecode caches are left out (other tests, running beside this one, may compile modules for
+    the first time); a planted file is caught by name (`planted`)."""
+    state = {}
     for folder, folders, files in os.walk(root):
         folders[:] = sorted(f for f in folders if os.path.join(folder, f) not in skip and f != "__pycache__")
         for name in sorted(files) + folders:
             path = os.path.join(folder, name)
             info = os.lstat(path)
-            digest.update(f"{path}\0{info.st_mode}\0{info.st_size}\0".encode())
+            digest = hashlib.sha256(f"{info.st_mode}\0{info.st_size}\0".encode())
             if contents and os.path.isfile(path) and not os.path.islink(path):
                 digest.update(Path(path).read_bytes())
             elif not contents:
                 digest.update(str(info.st_mtime_ns).encode())
-    return digest.hexdigest()
+            state[path] = digest.hexdigest()
+    return state
 
 
-def states(home: Path) -> dict[str, str]:
+def states(home: Path) -> dict[str, dict]:
     """Digests of the checkout (its bytes; runs/ and caches aside), its .git, the virtual
     environment and the grader's $HOME, and the planted files found anywhere in them."""
     skip = tuple(str(path) for path in [*ROOT.glob(".venv*"), ROOT / ".pytest_cache", ROOT / ".git", ROOT / "runs"])
     return {
         "checkout": tree_state(ROOT, contents=True, skip=skip),
-        "git": tree_state(ROOT / ".git", contents=False) if (ROOT / ".git").exists() else "",
+        "git": tree_state(ROOT / ".git", contents=False) if (ROOT / ".git").exists() else {},
         "venv": tree_state(Path(sys.prefix), contents=False),
         "home": tree_state(home, contents=True),
-        "planted": " ".join(sorted(str(path) for root in (ROOT, Path(sys.prefix), home) for name in PLANTED
-                                   for path in root.rglob(name) if ".venv" not in str(path.relative_to(root))[:5] or root != ROOT)),
+        "planted": {str(path): "" for root in (ROOT, Path(sys.prefix), home) for name in PLANTED
+                    for path in root.rglob(name) if root != ROOT or not str(path.relative_to(root)).startswith(".venv")},
     }
 
 
@@ -171,7 +172,10 @@ def test_hostile_submission_gets_what_its_honest_part_earns(batch, name):
 
 
 def test_the_batch_leaves_no_trace(batch):
-    assert batch["before"] == batch["after"], {k for k in batch["before"] if batch["before"][k] != batch["after"][k]}
+    for tree, before in batch["before"].items():
+        after = batch["after"][tree]
+        changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+        assert not changed, f"{tree} changed: {changed[:10]}"
     assert batch["survivors"] == [], batch["survivors"]
     assert batch["connections"] == 0, "a submission reached the host's loopback"
     assert batch["seconds"] < 600
@@ -187,6 +191,7 @@ def test_no_report_carries_the_solution_or_an_escape_code(batch):
     for text in [batch["stdout"], batch["stderr"], *(json.dumps(d) for d in batch["json"].values())]:
         assert body not in text and secret not in text
     assert "\x1b" not in batch["stdout"] + batch["stderr"]
+    assert "\u202e" not in batch["stdout"] and "\u2066" not in batch["stdout"]
     assert "\x1b" not in (batch["out"] / "grades.csv").read_text()
 
 
@@ -248,6 +253,33 @@ def test_the_sandbox_adds_little_to_a_start():
         return min(times)
 
     assert best("namespaces") - best("none") < 0.5
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK), reason="needs root and a system Python")
+def test_the_uid_fallback_runs_as_nobody_in_its_own_scratch(tmp_path):
+    """The `uid` level, shown with the system's Python (the project's may sit in a private folder)."""
+    private = tmp_path / "solutions"
+    private.mkdir(mode=0o700)
+    (private / "lab1_supervised.py").write_text("secret = 1\n")
+    code = f"""
+import os
+print(os.getuid(), os.getgid(), os.getgroups(), os.environ["HOME"] == os.getcwd())
+open("figure.png", "w").write("ok")
+for path in ({str(private / 'lab1_supervised.py')!r}, {str(ROOT / 'README.md')!r} + ".new"):
+    try:
+        open(path, "a" if path.endswith(".new") else "r")
+        print("allowed")
+    except OSError as error:
+        print(type(error).__name__)
+"""
+    box = sandbox.Sandbox("uid")
+    try:
+        command, options = box.popen_args(["/usr/bin/python3", "-c", code], pass_fds=())
+        result = subprocess.run(command, **options, capture_output=True, text=True, timeout=60)
+    finally:
+        box.close()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["65534 65534 [] True", "PermissionError", "PermissionError"]
 
 
 def test_choose_names_the_fix_when_nothing_is_available(monkeypatch):

@@ -89,8 +89,8 @@ def decode(data: bytes, tensor=None) -> Any:
             (size,) = struct.unpack_from("<Q", data, offset)
             arrays.append(np.load(io.BytesIO(data[offset + 8 : offset + 8 + size]), allow_pickle=False))
             offset += 8 + size
-    except (struct.error, ValueError, OSError) as error:
-        raise CodecError(f"malformed message: {error}") from None
+    except (struct.error, ValueError, OSError, RecursionError) as error:
+        raise CodecError(f"malformed message: {type(error).__name__}") from None
 
     def walk(value: Any) -> Any:
         if isinstance(value, list):
@@ -115,8 +115,8 @@ def decode(data: bytes, tensor=None) -> Any:
 
     try:
         return walk(document)
-    except (IndexError, KeyError, TypeError) as error:
-        raise CodecError(f"malformed message: {error}") from None
+    except (IndexError, KeyError, TypeError, RecursionError) as error:
+        raise CodecError(f"malformed message: {type(error).__name__}") from None
 
 
 def write_message(fd: int, obj: Any) -> None:

@@ -12,6 +12,7 @@ import copy
 import os
 import re
 import sys
+import unicodedata
 import threading
 import time
 from collections import Counter
@@ -95,12 +96,14 @@ def lab_problems(result: LabResult) -> list[str]:
     return problems
 
 
-UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """`text` with control characters (terminal escape codes among them) replaced by '?'."""
-    return UNPRINTABLE.sub("?", text)
+def printable(text: str, keep: str = "") -> str:
+    """`text` with every character that a terminal or a reader could act on replaced by '?':
+    control and format characters (escape codes, bidirectional overrides), lone surrogates (the
+    bytes of an undecodable file name), private and unassigned code points. `keep`: characters
+    to leave, such as a newline."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if c in keep or unicodedata.category(c)[0] != "C" else "?" for c in text)
 
 
 def unique_names(folders: list[Path]) -> list[str]:
@@ -127,7 +130,7 @@ def locate(folder: Path, module: str) -> tuple[Path | None, str]:
         level = [sub for parent in level[:200] for sub in _subfolders(parent)]
         found += [sub / f"{module}.py" for sub in level if (sub / f"{module}.py").is_file()]
     if len(found) == 1:
-        return found[0].parent, f"{module}.py was graded from {found[0].parent.relative_to(folder)}/"
+        return found[0].parent, f"{module}.py was graded from {printable(str(found[0].parent.relative_to(folder)))}/"
     if len(found) > 1:
         where = ", ".join(printable(str(path.relative_to(folder))) for path in found[:4])
         return None, f"{module}.py is in several folders ({where}); hand in exactly one"
@@ -233,7 +236,7 @@ def grade_submissions(
                 slots[index, lab] = missing_lab(collected.result()[lab], missing[index, lab])
         submission.labs = [slots[index, lab] for lab in labs]
         if on_submission:
-            on_submission(submission)
+            _report_safely(on_submission, submission)
 
     def run(index: int, lab: str, folder: Path) -> LabResult:
         with lock:
@@ -263,7 +266,7 @@ def grade_submissions(
             index, lab, _ = futures[future]
             slots[index, lab] = future.result()
             if on_lab:
-                on_lab(results[index], slots[index, lab])
+                _report_safely(on_lab, results[index], slots[index, lab])
             remaining[index] -= 1
             if not remaining[index]:
                 results[index].seconds = time.monotonic() - started[index]
@@ -274,6 +277,16 @@ def grade_submissions(
         raise
     pool.shutdown()
     return results
+
+
+def _report_safely(callback: Callable, *args) -> None:
+    """Runs a progress callback; its failure (a report that cannot be printed) must not cost the
+    batch the grades and reports of everyone else."""
+    try:
+        callback(*args)
+    except Exception as error:  # noqa: BLE001
+        print(f"course grade: could not show a report ({type(error).__name__}: {error}); "
+              "the files written at the end hold it", file=sys.stderr)
 
 
 # -- the command line ----------------------------------------------------------------------------
@@ -330,6 +343,9 @@ def run(args, check: bool = False) -> int:
     from course.grading import reports
     from course.grading.runner import CollectionError
 
+    for stream in (sys.stdout, sys.stderr):  # a report must print whatever a student's text holds
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     out = sys.stdout
     try:
         if check:

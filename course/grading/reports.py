@@ -19,13 +19,12 @@ import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from course.grading.grade import lab_problems
+from course.grading.grade import lab_problems, printable
 from course.grading.runner import LabResult, TestResult
 
 WIDTH = 100  # terminal lines
 MESSAGE_LINES = 10  # lines of one failure message in the terminal
 PRINTED_LINES = 20  # lines of what the code printed, in the terminal (--verbose, course check)
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # not in a terminal, not in XML
 XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -34,8 +33,9 @@ def points(value: float) -> str:
 
 
 def clean(text: str) -> str:
-    """Text safe to show in a terminal: student output may hold escape sequences and NULs."""
-    return CONTROL.sub("?", text.replace("\r\n", "\n").replace("\t", "    "))
+    """Text safe to show in a terminal or write to a file: student output may hold escape
+    sequences, NULs, bidirectional overrides and lone surrogates (`grade.printable`)."""
+    return printable(text.replace("\r\n", "\n").replace("\t", "    "), keep="\n")
 
 
 def title(test: TestResult) -> str:
@@ -264,8 +264,13 @@ def write_csv(path: str | Path, results, labs: list[str]) -> Path:
             graded = result.lab(lab)
             row.append(points(graded.score) if graded else "")
         problems = "; ".join(" ".join(problem.split()) for problem in result.problems())
-        writer.writerow([*row, points(result.score), points(result.max_score), problems])
+        writer.writerow([_cell(clean(text)) for text in (*row, points(result.score), points(result.max_score), problems)])
     return atomic_write(path, buffer.getvalue())
+
+
+def _cell(text: str) -> str:
+    """A CSV cell that a spreadsheet will not read as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _xml(text: str) -> str:

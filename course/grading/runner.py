@@ -194,7 +194,10 @@ def read_verdicts(path: Path) -> tuple[list[dict], str]:
 
 
 def _text(value: object, limit: int = 20000) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    """A string of a verdict record, cut to `limit` and made printable (newlines kept)."""
+    from course.grading.grade import printable
+
+    return printable(value[:limit], keep="\n") if isinstance(value, str) else ""
 
 
 def _collected(records: list[dict], lab: str, variant: str | None) -> list[dict]:

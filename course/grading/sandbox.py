@@ -186,7 +186,7 @@ class Sandbox:
     def path(self, host: Path) -> str:
         """Where the file `host` of the submission's folder is, as the process sees it."""
         if self.level == "namespaces" and self.folder is not None:
-            return f"{SUBMISSION}/{Path(host).resolve().relative_to(self.folder.resolve())}"
+            return f"{SUBMISSION}/{Path(host).absolute().relative_to(self.folder.absolute())}"
         return str(Path(host).resolve())
 
     def environment(self) -> dict[str, str]:

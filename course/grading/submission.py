@@ -119,6 +119,8 @@ class Submission:
             return
         if self.lab_file is not None and not self.lab_file.is_file():
             raise StudentCodeError("missing_file", f"{self.lab_file.name} is not in the submission.")
+        if self.lab_file is not None and self.lab_file.is_symlink():
+            raise StudentCodeError("missing_file", f"{self.lab_file.name} is a symbolic link: hand in the file itself.")
         folder = None if self.trusted or self.lab_file is None else self.lab_file.parent
         readable = list(self.readable)
         if self.trusted and self.lab_file is not None:
