@@ -307,6 +307,15 @@ def test_exposed_names_world_readable_protected_paths():
         tmp_path.rmdir()
 
 
+def test_every_level_grades_the_solutions_alike():
+    """The sandbox changes nothing for honest code: full marks with and without it."""
+    from course.grading.runner import grade_lab
+
+    for level in sorted({"none", sandbox.available()[0]}):
+        result = grade_lab("solutions", "lab1", isolation=level)
+        assert result.isolation == level and result.score == result.max_score > 0, level
+
+
 def test_grading_without_isolation_warns(tmp_path):
     result = course("grade", str(tmp_path), "--isolation", "none", "--lab", "lab1", *LIMITS)
     assert result.returncode == 0, result.stderr

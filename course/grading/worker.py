@@ -42,8 +42,10 @@ class Tripwire:
     """An audit hook (`sys.addaudithook`) that records and refuses the plain ways of reaching the
     reference solutions; audit hooks cannot be removed by the code they watch."""
 
-    def __init__(self):
+    def __init__(self, lab_file: str):
         self.violations: list[str] = []
+        # Grading the reference solutions themselves (`course grade solutions`) reads them, of course.
+        self.private = {root: what for root, what in PRIVATE.items() if not lab_file.startswith(root + os.sep)}
 
     def deny(self, what: str) -> None:
         self.violations.append(what)
@@ -54,7 +56,7 @@ class Tripwire:
             self.deny(f"importing the reference solutions (import {args[0]})")
         elif event == "open" and isinstance(args[0], (str, bytes)):
             path = os.path.abspath(os.fsdecode(args[0]))
-            for private, what in PRIVATE.items():
+            for private, what in self.private.items():
                 if path == private or path.startswith(private + os.sep):
                     self.deny(f"reading {what} ({path})")
 
@@ -188,7 +190,7 @@ def main(argv: list[str]) -> None:
     tf = quietly(start_tensorflow)
     write_message(reply_fd, {"ready": True})
 
-    lab, tripwire = None, Tripwire()
+    lab, tripwire = None, Tripwire(os.path.abspath(lab_file))
     if not judge:
         sys.addaudithook(tripwire)
     if lab_file != "-":
