@@ -26,6 +26,7 @@ interleaved: the machine is shared, and the best run is the least disturbed one.
 what a user waits; CPU time (user + system time of all the process's threads) is the work, which
 other processes on the machine inflate far less.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,8 +82,9 @@ def bench_augment(lab, args) -> None:
 
     tf = _setup_tf(args.threads)
     images = np.random.default_rng(0).uniform(0, 1, (args.images, 32, 32, 3)).astype(np.float32)
-    batches = [tf.constant(images[i:i + AUGMENT_BATCH])
-               for i in range(0, len(images), AUGMENT_BATCH)]
+    batches = [
+        tf.constant(images[i : i + AUGMENT_BATCH]) for i in range(0, len(images), AUGMENT_BATCH)
+    ]
 
     def batch_seed(i):
         return tf.stack([tf.constant(1, tf.int64), tf.cast(i, tf.int64)])
@@ -91,18 +93,25 @@ def bench_augment(lab, args) -> None:
         def run():
             for i, batch in enumerate(batches):
                 augment(batch, batch_seed(i)).numpy()
+
         return run
 
     def pipeline(augment, parallel=None):
         options = tf.data.Options()
         options.threading.private_threadpool_size = args.threads
-        dataset = (tf.data.Dataset.from_tensor_slices(images).batch(AUGMENT_BATCH).enumerate()
-                   .map(lambda i, batch: augment(batch, batch_seed(i)), num_parallel_calls=parallel)
-                   .prefetch(tf.data.AUTOTUNE).with_options(options))
+        dataset = (
+            tf.data.Dataset.from_tensor_slices(images)
+            .batch(AUGMENT_BATCH)
+            .enumerate()
+            .map(lambda i, batch: augment(batch, batch_seed(i)), num_parallel_calls=parallel)
+            .prefetch(tf.data.AUTOTUNE)
+            .with_options(options)
+        )
 
         def run():
             for batch in dataset:
                 batch.numpy()
+
         return run
 
     compiled = tf.function(lab.augment)
@@ -111,19 +120,25 @@ def bench_augment(lab, args) -> None:
         "augment, tf.function, Python loop over batches": loop(compiled),
         "tf.data map(augment)": pipeline(lab.augment),
         "tf.data map(tf.function(augment))": pipeline(compiled),
-        "tf.data map(augment), num_parallel_calls=AUTOTUNE":
-            pipeline(lab.augment, tf.data.AUTOTUNE),
+        "tf.data map(augment), num_parallel_calls=AUTOTUNE": pipeline(
+            lab.augment, tf.data.AUTOTUNE
+        ),
     }
     for name in ("random_resized_crop", "color_jitter", "random_grayscale"):
         runs[f"{name} alone, tf.function, Python loop"] = loop(tf.function(getattr(lab, name)))
-    print(f"\naugment: {len(images)} random 32x32 float images in batches of {AUGMENT_BATCH}, "
-          f"{args.threads} threads, best of {args.repeat}")
+    print(
+        f"\naugment: {len(images)} random 32x32 float images in batches of {AUGMENT_BATCH}, "
+        f"{args.threads} threads, best of {args.repeat}"
+    )
     print(f"| {'how':<52} | images/s | wall ms per batch | CPU ms per batch |")
     print(f"|{'-' * 54}|---------:|------------------:|-----------------:|")
     batches_per_run = len(images) / AUGMENT_BATCH
     for name, (wall, cpu) in _best_interleaved(runs, args.repeat).items():
-        print(f"| {name:<52} | {len(images) / wall:8.0f} | {1e3 * wall / batches_per_run:17.1f} "
-              f"| {1e3 * cpu / batches_per_run:16.1f} |", flush=True)
+        print(
+            f"| {name:<52} | {len(images) / wall:8.0f} | {1e3 * wall / batches_per_run:17.1f} "
+            f"| {1e3 * cpu / batches_per_run:16.1f} |",
+            flush=True,
+        )
 
 
 def _status_bytes(field: str) -> int:
@@ -176,30 +191,54 @@ def loss_worker(impl: str, pairs: int, threads: int, repeat: int) -> dict:
     rss_peak = _status_bytes("VmHWM")
     allocator_peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
     wall, cpu = _best_interleaved({"loss": lambda: run(z1, z2)}, repeat)["loss"]
-    return {"pairs": pairs, "loss": loss, "wall": wall, "cpu": cpu,
-            "logits_mib": (2 * pairs) ** 2 * 4 / 2**20,
-            "allocator_peak_mib": (allocator_peak - held) / 2**20,
-            "peak_rss_growth_mib": (rss_peak - rss) / 2**20}
+    return {
+        "pairs": pairs,
+        "loss": loss,
+        "wall": wall,
+        "cpu": cpu,
+        "logits_mib": (2 * pairs) ** 2 * 4 / 2**20,
+        "allocator_peak_mib": (allocator_peak - held) / 2**20,
+        "peak_rss_growth_mib": (rss_peak - rss) / 2**20,
+    }
 
 
 def bench_loss(args) -> None:
-    print(f"\nnt_xent_loss forward + backward, {EMBEDDING_DIM}-d embeddings, temperature 0.5, "
-          f"{args.threads} threads, best of {args.repeat}, a fresh process per B")
-    print("| B (pairs) | one 2B x 2B float32 MiB | wall ms | CPU ms | TF allocator peak MiB "
-          "| peak RSS growth MiB |")
-    print("|----------:|------------------------:|--------:|-------:|----------------------:"
-          "|--------------------:|")
+    print(
+        f"\nnt_xent_loss forward + backward, {EMBEDDING_DIM}-d embeddings, temperature 0.5, "
+        f"{args.threads} threads, best of {args.repeat}, a fresh process per B"
+    )
+    print(
+        "| B (pairs) | one 2B x 2B float32 MiB | wall ms | CPU ms | TF allocator peak MiB "
+        "| peak RSS growth MiB |"
+    )
+    print(
+        "|----------:|------------------------:|--------:|-------:|----------------------:"
+        "|--------------------:|"
+    )
     for pairs in args.batch_sizes:
-        command = [sys.executable, __file__, "--impl", args.impl, "--threads", str(args.threads),
-                   "--repeat", str(args.repeat), "--loss-worker", str(pairs)]
+        command = [
+            sys.executable,
+            __file__,
+            "--impl",
+            args.impl,
+            "--threads",
+            str(args.threads),
+            "--repeat",
+            str(args.repeat),
+            "--loss-worker",
+            str(pairs),
+        ]
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             print(f"| {pairs:9d} | failed: {done.stderr.strip().splitlines()[-1:]} |")
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"| {pairs:9d} | {r['logits_mib']:23.0f} | {1e3 * r['wall']:7.0f} "
-              f"| {1e3 * r['cpu']:6.0f} | {r['allocator_peak_mib']:21.0f} "
-              f"| {r['peak_rss_growth_mib']:19.0f} |", flush=True)
+        print(
+            f"| {pairs:9d} | {r['logits_mib']:23.0f} | {1e3 * r['wall']:7.0f} "
+            f"| {1e3 * r['cpu']:6.0f} | {r['allocator_peak_mib']:21.0f} "
+            f"| {r['peak_rss_growth_mib']:19.0f} |",
+            flush=True,
+        )
 
 
 def bench_step(lab, args) -> None:
@@ -214,7 +253,10 @@ def bench_step(lab, args) -> None:
     runs = {}
     for name in ("eager", "tf.function"):
         keras.utils.set_random_seed(0)
-        encoder, head = load_lab(args.impl, "lab1").build_backbone(), lab.build_projection_head(512)
+        encoder, head = (
+            load_lab(args.impl, "lab1").build_backbone(),
+            lab.build_projection_head(512),
+        )
         optimizer = keras.optimizers.Adam(1e-3)
         optimizer.build(encoder.trainable_variables + head.trainable_variables)
         step = lab.contrastive_step if name == "eager" else tf.function(lab.contrastive_step)
@@ -225,28 +267,42 @@ def bench_step(lab, args) -> None:
             step(encoder, head, optimizer, images, seed).numpy()
 
         runs[name] = run
-    print(f"\ncontrastive_step: course backbone, projection head 512 -> 512 -> 128, Adam, batch "
-          f"{STEP_BATCH} (2 x {STEP_BATCH} views), {args.threads} threads, best of {args.repeat}")
+    print(
+        "\ncontrastive_step: course backbone, projection head 512 -> 512 -> 128, Adam, batch "
+        f"{STEP_BATCH} (2 x {STEP_BATCH} views), {args.threads} threads, best of {args.repeat}"
+    )
     print("| how         | wall s per step | CPU s per step | images/s |")
     print("|-------------|----------------:|---------------:|---------:|")
     for name, (wall, cpu) in _best_interleaved(runs, args.repeat).items():
-        print(f"| {name:<11} | {wall:15.3f} | {cpu:14.3f} | {STEP_BATCH / wall:8.0f} |",
-              flush=True)
+        print(
+            f"| {name:<11} | {wall:15.3f} | {cpu:14.3f} | {STEP_BATCH / wall:8.0f} |", flush=True
+        )
 
 
 def main(argv=None) -> int:
     parts = ["augment", "loss", "step"]
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--impl", default="solutions",
-                        help="solutions, labs, or a folder holding lab4_simclr.py")
+    parser.add_argument(
+        "--impl", default="solutions", help="solutions, labs, or a folder holding lab4_simclr.py"
+    )
     parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
     parser.add_argument("--images", type=int, default=16384, help="images for the augment part")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES),
-                        help="numbers of pairs B for the loss part")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="TensorFlow's intra- and inter-op threads, and tf.data's")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="timed runs per figure (the best is reported)")
+    parser.add_argument(
+        "--batch-sizes",
+        type=int,
+        nargs="+",
+        default=list(BATCH_SIZES),
+        help="numbers of pairs B for the loss part",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="TensorFlow's intra- and inter-op threads, and tf.data's",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timed runs per figure (the best is reported)"
+    )
     parser.add_argument("--loss-worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -254,11 +310,24 @@ def main(argv=None) -> int:
         print(json.dumps(loss_worker(args.impl, args.loss_worker, args.threads, args.repeat)))
         return 0
 
-    shown = ["--impl", args.impl, "--parts", *args.parts, "--images", str(args.images),
-             "--batch-sizes", *map(str, args.batch_sizes), "--threads", str(args.threads),
-             "--repeat", str(args.repeat)]
-    print("reproduce with: .venv/bin/python benchmarks/simclr_speed.py " + shlex.join(shown),
-          flush=True)
+    shown = [
+        "--impl",
+        args.impl,
+        "--parts",
+        *args.parts,
+        "--images",
+        str(args.images),
+        "--batch-sizes",
+        *map(str, args.batch_sizes),
+        "--threads",
+        str(args.threads),
+        "--repeat",
+        str(args.repeat),
+    ]
+    print(
+        "reproduce with: .venv/bin/python benchmarks/simclr_speed.py " + shlex.join(shown),
+        flush=True,
+    )
     lab = None
     if {"augment", "step"} & set(args.parts):
         _setup_tf(args.threads)

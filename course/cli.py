@@ -3,10 +3,12 @@
 Each subcommand imports what it needs when it runs, so `course grade` never loads TensorFlow in
 the parent process.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 
@@ -17,7 +19,10 @@ def release(args: argparse.Namespace) -> int:
         if args.check:
             stale = stale_labs()
             if stale:
-                print(f"labs/ is not what solutions/ generates: {', '.join(stale)}; run 'course release' to regenerate it.")
+                print(
+                    f"labs/ is not what solutions/ generates: {', '.join(stale)}; run 'course"
+                    " release' to regenerate it."
+                )
                 return 1
             print("labs/ is up to date with solutions/.")
             return 0
@@ -31,27 +36,50 @@ def release(args: argparse.Namespace) -> int:
 
 # --- course experiment ---------------------------------------------------------------------------
 
+
 def _widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 32,64,128, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 32,64,128, got {text!r}"
+        ) from None
     if not widths or min(widths) < 1:
         raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
     return widths
 
 
 def experiment(args: argparse.Namespace) -> int:
+    from course.quiet import start_tensorflow
+
+    start_tensorflow()  # before anything imports it: its start-up log lines are noise here
     from course.data import DataError
     from course.experiments import ExperimentError, Options, experiment_command, run_experiment
     from course.impl import ImplementationError
 
-    options = Options(rotation_batches=args.rotation_batches, schedule=args.schedule, widths=args.widths,
-                      rotation_head=args.rotation_head, rotation_flips=args.rotation_flips, init=args.init, bn_momentum=args.bn_momentum, simclr_epochs=args.simclr_epochs, temperature=args.temperature, seed=args.seed)
+    options = Options(
+        rotation_batches=args.rotation_batches,
+        schedule=args.schedule,
+        widths=args.widths,
+        rotation_head=args.rotation_head,
+        rotation_flips=args.rotation_flips,
+        init=args.init,
+        bn_momentum=args.bn_momentum,
+        simclr_epochs=args.simclr_epochs,
+        temperature=args.temperature,
+        seed=args.seed,
+    )
     command = experiment_command(args.name, args.data, args.budget, args.impl, args.out, options)
     try:
-        run_experiment(args.name, data=args.data, budget=args.budget, impl=args.impl, out=Path(args.out),
-                       options=options, command=command)
+        run_experiment(
+            args.name,
+            data=args.data,
+            budget=args.budget,
+            impl=args.impl,
+            out=Path(args.out),
+            options=options,
+            command=command,
+        )
     except (DataError, ImplementationError, ExperimentError) as error:
         message = " ".join(str(error).split())  # one line, whatever the message holds
         print(f"course experiment: {message}", file=sys.stderr)
@@ -60,31 +88,120 @@ def experiment(args: argparse.Namespace) -> int:
 
 
 def _add_experiment_parser(commands) -> None:
-    exp = commands.add_parser("experiment", help="train and evaluate the workshop's table with an implementation of the labs")
-    exp.add_argument("name", choices=("supervised", "rotation", "context", "jigsaw", "simclr", "all"),
-                     help="which rows: supervised, rotation or simclr and their baselines, or all of them (context and jigsaw need lab 3)")
-    exp.add_argument("--data", default="tfds", help="'tfds' (download CIFAR-10) or a folder with train/<class>/*.jpg|png and test/<class>/*.jpg|png")
-    exp.add_argument("--budget", choices=("quick", "full"), default="quick",
-                     help="quick: a few minutes on a 2-core CPU (CI); full: the workshop's protocol (default: quick)")
-    exp.add_argument("--impl", default="solutions", help="whose lab functions: 'solutions', 'labs' or a folder of lab files (default: solutions)")
-    exp.add_argument("--out", default="runs/experiment", help="folder for results.md, results.json and the figures (default: runs/experiment)")
-    exp.add_argument("--rotation-batches", choices=("groups", "shuffled"), default="groups",
-                     help="groups (default): all four rotations of an image in one batch, as RotNet does; shuffled: lab 2's make_rotation_dataset")
-    exp.add_argument("--schedule", choices=("cosine", "constant"), default="constant",
-                     help="pretraining learning rate: constant 1e-3 (default, the workshop's) or cosine decay from 1e-3; labelled phases always use 1e-3")
-    exp.add_argument("--widths", type=_widths, default=None,
-                     help="backbone widths such as 32,64,128 for every row (default: lab 1's build_backbone, 8,16,32)")
-    exp.add_argument("--rotation-head", choices=("linear", "mlp"), default="linear",
-                     help="linear (default): lab 2's build_rotation_model; mlp: the rotation classifier behind a hidden layer")
-    exp.add_argument("--rotation-flips", action=argparse.BooleanOptionalAction, default=True,
-                     help="flip images left-right at random before rotating them in rotation pretraining, the standard CIFAR-10 augmentation (default: on)")
-    exp.add_argument("--init", choices=("keras", "pytorch"), default="keras",
-                     help="keras (default): Keras' initialisation and BatchNormalization momentum; pytorch: "
-                          "PyTorch's, the workshop's framework (every row rises, the baselines most)")
-    exp.add_argument("--bn-momentum", type=float, default=None,
-                     help="BatchNormalization momentum in every phase (default: Keras' 0.99; 0.9 is PyTorch's default, the workshop's)")
-    exp.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR pretraining epochs (default: the budget's)")
-    exp.add_argument("--temperature", type=float, default=0.5, help="NT-Xent temperature (default 0.5)")
+    exp = commands.add_parser(
+        "experiment",
+        help="train and evaluate the workshop's table with an implementation of the labs",
+    )
+    exp.add_argument(
+        "name",
+        choices=("supervised", "rotation", "context", "jigsaw", "simclr", "all"),
+        help=(
+            "which rows: supervised, rotation or simclr and their baselines, or all of them"
+            " (context and jigsaw need lab 3)"
+        ),
+    )
+    exp.add_argument(
+        "--data",
+        default="tfds",
+        help=(
+            "'tfds' (download CIFAR-10) or a folder with train/<class>/*.jpg|png and"
+            " test/<class>/*.jpg|png"
+        ),
+    )
+    exp.add_argument(
+        "--budget",
+        choices=("quick", "full"),
+        default="quick",
+        help=(
+            "quick: a few minutes on a 2-core CPU (CI); full: the workshop's protocol (default:"
+            " quick)"
+        ),
+    )
+    exp.add_argument(
+        "--impl",
+        default="solutions",
+        help=(
+            "whose lab functions: 'solutions', 'labs' or a folder of lab files (default:"
+            " solutions)"
+        ),
+    )
+    exp.add_argument(
+        "--out",
+        default="runs/experiment",
+        help="folder for results.md, results.json and the figures (default: runs/experiment)",
+    )
+    exp.add_argument(
+        "--rotation-batches",
+        choices=("groups", "shuffled"),
+        default="groups",
+        help=(
+            "groups (default): all four rotations of an image in one batch, as RotNet does;"
+            " shuffled: lab 2's make_rotation_dataset"
+        ),
+    )
+    exp.add_argument(
+        "--schedule",
+        choices=("cosine", "constant"),
+        default="constant",
+        help=(
+            "pretraining learning rate: constant 1e-3 (default, the workshop's) or cosine decay"
+            " from 1e-3; labelled phases always use 1e-3"
+        ),
+    )
+    exp.add_argument(
+        "--widths",
+        type=_widths,
+        default=None,
+        help=(
+            "backbone widths such as 32,64,128 for every row (default: lab 1's build_backbone,"
+            " 8,16,32)"
+        ),
+    )
+    exp.add_argument(
+        "--rotation-head",
+        choices=("linear", "mlp"),
+        default="linear",
+        help=(
+            "linear (default): lab 2's build_rotation_model; mlp: the rotation classifier behind a"
+            " hidden layer"
+        ),
+    )
+    exp.add_argument(
+        "--rotation-flips",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=(
+            "flip images left-right at random before rotating them in rotation pretraining, the"
+            " standard CIFAR-10 augmentation (default: on)"
+        ),
+    )
+    exp.add_argument(
+        "--init",
+        choices=("keras", "pytorch"),
+        default="keras",
+        help=(
+            "keras (default): Keras' initialisation and BatchNormalization momentum; pytorch: "
+            "PyTorch's, the workshop's framework (every row rises, the baselines most)"
+        ),
+    )
+    exp.add_argument(
+        "--bn-momentum",
+        type=float,
+        default=None,
+        help=(
+            "BatchNormalization momentum in every phase (default: Keras' 0.99; 0.9 is PyTorch's"
+            " default, the workshop's)"
+        ),
+    )
+    exp.add_argument(
+        "--simclr-epochs",
+        type=int,
+        default=None,
+        help="SimCLR pretraining epochs (default: the budget's)",
+    )
+    exp.add_argument(
+        "--temperature", type=float, default=0.5, help="NT-Xent temperature (default 0.5)"
+    )
     exp.add_argument("--seed", type=int, default=0, help="base seed of every phase (default 0)")
     exp.set_defaults(run=experiment)
 
@@ -101,31 +218,81 @@ def check(args: argparse.Namespace) -> int:
     return run(args, check=True)
 
 
+def hint(args: argparse.Namespace) -> int:
+    from course.registry import RegistryError
+    from course.release import LEVELS, ReleaseError, hints
+
+    try:
+        levels = hints(args.exercise)
+    except (RegistryError, ReleaseError) as error:
+        print(f"course hint: {error}", file=sys.stderr)
+        return 2
+    level = min(max(args.level, 1), LEVELS)
+    names = {1: "the idea", 2: "the API", 3: "nearly the code"}
+    print(f"{args.exercise}, hint {level} of {LEVELS} ({names[level]}):")
+    print(textwrap.fill(levels[level - 1], width=99, initial_indent="  ", subsequent_indent="  "))
+    if level < LEVELS:
+        print(f"More: course hint {args.exercise} --level {level + 1}")
+    return 0
+
+
+def _add_hint_parser(commands) -> None:
+    hin = commands.add_parser(
+        "hint",
+        help=(
+            "hints for an exercise, from the idea (level 1) to the API (2) to nearly the code (3)"
+        ),
+    )
+    hin.add_argument(
+        "exercise", metavar="EXERCISE", help="the exercise, as LAB.FUNCTION: lab2.rotate"
+    )
+    hin.add_argument(
+        "--level", type=int, default=1, choices=(1, 2, 3), help="1, 2 or 3 (default 1)"
+    )
+    hin.set_defaults(run=hint)
+
+
 def _add_grading_parsers(commands) -> None:
     from course.grading.grade import add_arguments  # argparse only: no TensorFlow, no student code
 
     gra = commands.add_parser(
-        "grade", help="grade submissions (folders of lab files) against the reference solutions",
-        description="Grades each lab of each submission in its own child process and prints a report. "
-                    "Exit status 0 whenever grading completed, whatever the scores; 2 if it could not run.")
+        "grade",
+        help="grade submissions (folders of lab files) against the reference solutions",
+        description=(
+            "Grades each lab of each submission in its own child process and prints a report. "
+            "Exit status 0 whenever grading completed, whatever the scores; 2 if it could not run."
+        ),
+    )
     add_arguments(gra)
     gra.set_defaults(run=grade)
     che = commands.add_parser(
-        "check", help="grade your own labs/ (checks that need the reference solutions run when you submit)",
-        description="Grades labs/ as 'course grade' does; checks that need the reference solutions are "
-                    "listed as checked at submission.")
+        "check",
+        help="grade your own labs/ (checks that need the reference solutions run when you submit)",
+        description=(
+            "Grades labs/ as 'course grade' does; checks that need the reference solutions are "
+            "listed as checked at submission."
+        ),
+    )
     add_arguments(che, check=True)
     che.set_defaults(run=check)
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="course", description="An Introduction to Self-Supervised Learning: labs, grading and experiments.")
+    main = argparse.ArgumentParser(
+        prog="course",
+        description="An Introduction to Self-Supervised Learning: labs, grading and experiments.",
+    )
     commands = main.add_subparsers(dest="command", required=True)
 
     rel = commands.add_parser("release", help="generate labs/ from solutions/")
-    rel.add_argument("--check", action="store_true", help="exit 1, naming the files, if labs/ differ from what would be generated")
+    rel.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1, naming the files, if labs/ differ from what would be generated",
+    )
     rel.set_defaults(run=release)
     _add_grading_parsers(commands)
+    _add_hint_parser(commands)
     _add_experiment_parser(commands)
     return main
 

@@ -15,6 +15,7 @@ contract.
 Decoding 60,000 JPEG files takes seconds, so a folder's decoded arrays are cached on disk (see
 `load_cifar10`); a cached load takes a fraction of a second.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,7 +23,7 @@ import hashlib
 import io
 import os
 import re
-import secrets
+import shutil
 import warnings
 from pathlib import Path
 from typing import Union
@@ -30,8 +31,16 @@ from typing import Union
 import numpy as np
 
 CLASS_NAMES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 """The CIFAR-10 class names; a label is an index into this tuple."""
 
@@ -77,8 +86,10 @@ class CIFAR10:
 
     def __repr__(self) -> str:
         # The default repr would print the pixels.
-        return (f"CIFAR10(train={len(self.train_labels)}, test={len(self.test_labels)}, "
-                f"source={self.source!r})")
+        return (
+            f"CIFAR10(train={len(self.train_labels)}, test={len(self.test_labels)}, "
+            f"source={self.source!r})"
+        )
 
 
 def load_cifar10(source: PathLike = "tfds", cache_dir: PathLike | None = None) -> CIFAR10:
@@ -125,12 +136,18 @@ class Split:
     all_labels: np.ndarray
 
     def __repr__(self) -> str:
-        return (f"Split(unlabelled={len(self.unlabelled_images)}, "
-                f"labelled={len(self.labelled_labels)}, test={len(self.test_labels)})")
+        return (
+            f"Split(unlabelled={len(self.unlabelled_images)}, "
+            f"labelled={len(self.labelled_labels)}, test={len(self.test_labels)})"
+        )
 
 
-def workshop_split(data: CIFAR10, labelled_per_class: int = 500, test_per_class: int = 500,
-                   unlabelled: int | None = None) -> Split:
+def workshop_split(
+    data: CIFAR10,
+    labelled_per_class: int = 500,
+    test_per_class: int = 500,
+    unlabelled: int | None = None,
+) -> Split:
     """The workshop's split: labelled and test images both come from CIFAR-10's test set.
 
     For each class, the first `labelled_per_class` test images of that class (in the data set's
@@ -143,8 +160,10 @@ def workshop_split(data: CIFAR10, labelled_per_class: int = 500, test_per_class:
     than `labelled_per_class + test_per_class` test images.
     """
     if labelled_per_class < 1 or test_per_class < 1:
-        raise ValueError("labelled_per_class and test_per_class must be at least 1, got "
-                         f"{labelled_per_class} and {test_per_class}")
+        raise ValueError(
+            "labelled_per_class and test_per_class must be at least 1, got "
+            f"{labelled_per_class} and {test_per_class}"
+        )
     num_classes = len(CLASS_NAMES)
     labelled, test = [], []
     for label in range(num_classes):
@@ -156,7 +175,8 @@ def workshop_split(data: CIFAR10, labelled_per_class: int = 500, test_per_class:
                 f"the test split of {data.source} has {len(indices)} images of class "
                 f"'{CLASS_NAMES[label]}', but the split needs {needed} per class "
                 f"({labelled_per_class} labelled + {test_per_class} test); use the full "
-                f"CIFAR-10 test set (1,000 per class) or fewer images per class")
+                "CIFAR-10 test set (1,000 per class) or fewer images per class"
+            )
         labelled.append(indices[:labelled_per_class])
         test.append(indices[labelled_per_class:needed])
     labelled_idx, test_idx = np.concatenate(labelled), np.concatenate(test)
@@ -165,10 +185,13 @@ def workshop_split(data: CIFAR10, labelled_per_class: int = 500, test_per_class:
         train_idx = None
     else:
         if unlabelled < num_classes:
-            raise ValueError(f"unlabelled must be at least {num_classes} (one image per class) "
-                             f"or None, got {unlabelled}")
-        counts = [unlabelled // num_classes + (c < unlabelled % num_classes)
-                  for c in range(num_classes)]
+            raise ValueError(
+                f"unlabelled must be at least {num_classes} (one image per class) "
+                f"or None, got {unlabelled}"
+            )
+        counts = [
+            unlabelled // num_classes + (c < unlabelled % num_classes) for c in range(num_classes)
+        ]
         parts = []
         for label, count in enumerate(counts):
             indices = np.flatnonzero(data.train_labels == label)
@@ -176,7 +199,8 @@ def workshop_split(data: CIFAR10, labelled_per_class: int = 500, test_per_class:
                 raise DataError(
                     f"the training split of {data.source} has {len(indices)} images of class "
                     f"'{CLASS_NAMES[label]}', fewer than the {count} asked for; ask for fewer "
-                    f"unlabelled images")
+                    "unlabelled images"
+                )
             parts.append(indices[:count])
         train_idx = np.concatenate(parts)
 
@@ -200,20 +224,63 @@ def workshop_split(data: CIFAR10, labelled_per_class: int = 500, test_per_class:
 
 # --- tensorflow-datasets ---------------------------------------------------------------------
 
+
+CIFAR10_HOST = "www.cs.toronto.edu"  # where tensorflow-datasets downloads CIFAR-10 from
+
+
+def _reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to `host` opens within `timeout` seconds, name lookup included
+    (which may hang far longer offline, hence the thread)."""
+    import socket
+    import threading
+
+    result = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result)
+
+
 def _load_tfds() -> CIFAR10:
-    hint = (f"pass --data PATH with a folder in the image-folder layout ({LAYOUT}), "
-            "for instance ../shared/data/cifar10")
+    hint = (
+        f"pass --data PATH with a folder in the image-folder layout ({LAYOUT}), "
+        "for instance ../shared/data/cifar10"
+    )
+    data_dir = Path(os.environ.get("TFDS_DATA_DIR") or Path.home() / "tensorflow_datasets")
+    prepared = any((data_dir / "cifar10").glob("*/dataset_info.json"))
+    if not prepared and not _reachable(CIFAR10_HOST):
+        # tfds would retry its download for minutes before failing.
+        raise DataError(
+            f"CIFAR-10 is not downloaded yet ({data_dir}/cifar10) and {CIFAR10_HOST} cannot be "
+            f"reached; {hint}"
+        )
     try:
         import tensorflow_datasets as tfds  # slow to import, and only this source needs it
     except ImportError as e:
-        raise DataError(f"tensorflow-datasets is not installed ({e}); install it with "
-                        f"`pip install tensorflow-datasets`, or {hint}") from e
+        raise DataError(
+            f"tensorflow-datasets is not installed ({e}); install it with "
+            f"`pip install tensorflow-datasets`, or {hint}"
+        ) from e
+    existed = data_dir.exists()
     try:
         train, test = tfds.as_numpy(
-            tfds.load("cifar10", split=["train", "test"], batch_size=-1))
+            tfds.load("cifar10", split=["train", "test"], batch_size=-1, data_dir=str(data_dir))
+        )
     except Exception as e:  # tfds raises many kinds of errors when it cannot download
-        raise DataError(f"tensorflow-datasets could not provide cifar10 ({_first_line(e)}); "
-                        f"without internet access, {hint}") from e
+        if not existed:
+            shutil.rmtree(data_dir, ignore_errors=True)  # a failed download leaves only clutter
+        raise DataError(
+            f"tensorflow-datasets could not provide cifar10 ({_first_line(e)}); "
+            f"without internet access, {hint}"
+        ) from e
     train_images, train_labels = _tfds_order(train)
     test_images, test_labels = _tfds_order(test)
     return CIFAR10(train_images, train_labels, test_images, test_labels, source="tfds")
@@ -243,6 +310,7 @@ def _first_line(error: BaseException, limit: int = 200) -> str:
 
 # --- image folders ---------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class _ImageFile:
     path: str  # a str, not a Path: building 60,000 Path objects costs half a second
@@ -271,20 +339,27 @@ def _natural_key(name: str) -> tuple:
 def _list_images(root: Path) -> list[_ImageFile]:
     """Every image file of the folder, checked against the layout, in loading order."""
     if not root.exists():
-        raise DataError(f"data folder {root} does not exist; pass a folder in the image-folder "
-                        f"layout ({LAYOUT}), or 'tfds' to download CIFAR-10")
+        raise DataError(
+            f"data folder {root} does not exist; pass a folder in the image-folder "
+            f"layout ({LAYOUT}), or 'tfds' to download CIFAR-10"
+        )
     if not root.is_dir():
-        raise DataError(f"data source {root} is not a folder; pass a folder in the image-folder "
-                        f"layout ({LAYOUT}), or 'tfds' to download CIFAR-10")
+        raise DataError(
+            f"data source {root} is not a folder; pass a folder in the image-folder "
+            f"layout ({LAYOUT}), or 'tfds' to download CIFAR-10"
+        )
     missing = [s for s in ("train", "test") if not (root / s).is_dir()]
     if missing:
-        raise DataError(f"data folder {root} has no {' or '.join(s + '/' for s in missing)} "
-                        f"folder; the image-folder layout is {LAYOUT}")
+        raise DataError(
+            f"data folder {root} has no {' or '.join(s + '/' for s in missing)} "
+            f"folder; the image-folder layout is {LAYOUT}"
+        )
     files = []
     for split in ("train", "test"):
         split_dir = root / split
-        found = {e.name: e for e in os.scandir(split_dir)
-                 if e.is_dir() and not e.name.startswith(".")}
+        found = {
+            e.name: e for e in os.scandir(split_dir) if e.is_dir() and not e.name.startswith(".")
+        }
         unknown = sorted(set(found) - set(CLASS_NAMES))
         absent = [c for c in CLASS_NAMES if c not in found]
         if unknown or absent:
@@ -293,30 +368,52 @@ def _list_images(root: Path) -> list[_ImageFile]:
                 problems.append(f"unknown class folders {', '.join(unknown)}")
             if absent:
                 problems.append(f"missing class folders {', '.join(absent)}")
-            raise DataError(f"{split_dir} has {' and '.join(problems)}; expected exactly the "
-                            f"CIFAR-10 classes {', '.join(CLASS_NAMES)}")
+            raise DataError(
+                f"{split_dir} has {' and '.join(problems)}; expected exactly the "
+                f"CIFAR-10 classes {', '.join(CLASS_NAMES)}"
+            )
         for label, name in enumerate(CLASS_NAMES):
             class_dir = split_dir / name
             # os.scandir gives names without a per-file Path object, and DirEntry.stat() is one
             # syscall: listing and stat-ing 60,000 files takes 0.2 to 0.5 s.
             with os.scandir(class_dir) as entries:
-                images = [e for e in entries
-                          if not e.name.startswith(".")
-                          and e.name.lower().endswith(IMAGE_SUFFIXES) and e.is_file()]
+                images = [
+                    e
+                    for e in entries
+                    if not e.name.startswith(".")
+                    and e.name.lower().endswith(IMAGE_SUFFIXES)
+                    and e.is_file()
+                ]
             if not images:
-                raise DataError(f"class folder {class_dir} has no images "
-                                f"({', '.join(IMAGE_SUFFIXES)}); every class needs images in "
-                                "both train/ and test/")
+                raise DataError(
+                    f"class folder {class_dir} has no images "
+                    f"({', '.join(IMAGE_SUFFIXES)}); every class needs images in "
+                    "both train/ and test/"
+                )
             images.sort(key=lambda e: _natural_key(e.name))
             for entry in images:
                 stat = entry.stat()
-                files.append(_ImageFile(entry.path, f"{split}/{name}/{entry.name}",
-                                        split, label, stat.st_size, stat.st_mtime_ns))
+                files.append(
+                    _ImageFile(
+                        entry.path,
+                        f"{split}/{name}/{entry.name}",
+                        split,
+                        label,
+                        stat.st_size,
+                        stat.st_mtime_ns,
+                    )
+                )
     return files
 
 
-_MODES = {"L": "grayscale", "LA": "grayscale with alpha", "RGBA": "RGB with alpha",
-          "P": "palette", "1": "black and white", "CMYK": "CMYK"}
+_MODES = {
+    "L": "grayscale",
+    "LA": "grayscale with alpha",
+    "RGBA": "RGB with alpha",
+    "P": "palette",
+    "1": "black and white",
+    "CMYK": "CMYK",
+}
 
 
 def _read_image(path: str) -> np.ndarray:
@@ -325,8 +422,9 @@ def _read_image(path: str) -> np.ndarray:
         with open(path, "rb") as f:
             encoded = f.read()
     except OSError as e:
-        raise DataError(f"cannot read image {path} ({_first_line(e)}); check its permissions, "
-                        "or remove it") from e
+        raise DataError(
+            f"cannot read image {path} ({_first_line(e)}); check its permissions, or remove it"
+        ) from e
     return _decode_image(encoded, path)
 
 
@@ -346,17 +444,21 @@ def _decode_image(encoded: bytes, path: str) -> np.ndarray:
                 raise DataError(
                     f"image {path} is {width}x{height} {mode}; every image must be 32x32 "
                     "RGB like CIFAR-10; convert it (PIL: image.convert('RGB').resize((32, 32))) "
-                    "or remove it")
+                    "or remove it"
+                )
             image.load()  # decodes now, so a truncated file fails here with its name
             return np.asarray(image)
     except DataError:
         raise
     except UnidentifiedImageError as e:
-        raise DataError(f"cannot read image {path}: not a JPEG or PNG file PIL can decode; "
-                        "replace or remove the file") from e
+        raise DataError(
+            f"cannot read image {path}: not a JPEG or PNG file PIL can decode; "
+            "replace or remove the file"
+        ) from e
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError... for broken files
-        raise DataError(f"cannot read image {path} ({_first_line(e)}); replace or remove the "
-                        "file") from e
+        raise DataError(
+            f"cannot read image {path} ({_first_line(e)}); replace or remove the file"
+        ) from e
 
 
 def _decode_all(files: list[_ImageFile], split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -369,6 +471,7 @@ def _decode_all(files: list[_ImageFile], split: str) -> tuple[np.ndarray, np.nda
 
 
 # --- cache -----------------------------------------------------------------------------------
+
 
 def _cache_dir(cache_dir: PathLike | None) -> Path:
     if cache_dir is not None:
@@ -408,31 +511,30 @@ def _read_cache(path: Path, key: str) -> dict[str, np.ndarray] | None:
     shapes_ok = all(
         arrays[f"{split}_images"].shape[1:] == IMAGE_SHAPE
         and arrays[f"{split}_images"].shape[:1] == arrays[f"{split}_labels"].shape
-        for split in ("train", "test"))
-    dtypes_ok = all(arrays[n].dtype == (np.uint8 if n.endswith("images") else np.int64)
-                    for n in _CACHE_FIELDS)
+        for split in ("train", "test")
+    )
+    dtypes_ok = all(
+        arrays[n].dtype == (np.uint8 if n.endswith("images") else np.int64) for n in _CACHE_FIELDS
+    )
     return arrays if shapes_ok and dtypes_ok else None
 
 
 def _write_cache(path: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
     """Writes atomically: a temp file in the same folder, then os.replace."""
+    from course.files import atomic_save
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Not tempfile.NamedTemporaryFile: its files are private (0600), and a cache folder
-        # shared by a class should follow the umask like any other file.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        try:
-            with open(tmp, "xb") as f:  # a file object: np.savez won't append ".npz"
-                np.savez(f, key=np.array(key), **arrays)
-            os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        # A file object: np.savez won't append ".npz".
+        atomic_save(path, lambda handle: np.savez(handle, key=np.array(key), **arrays))
     except OSError as e:
         # A cache we cannot write only costs time next run; it is no reason to fail.
-        warnings.warn(f"could not write the data cache {path} ({_first_line(e)}); the images "
-                      "will be decoded again next time; set COURSE_CACHE_DIR to a writable "
-                      "folder", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"could not write the data cache {path} ({_first_line(e)}); the images "
+            "will be decoded again next time; set COURSE_CACHE_DIR to a writable "
+            "folder",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _load_folder(root: Path, files: list[_ImageFile], cache_dir: Path) -> CIFAR10:
@@ -442,7 +544,11 @@ def _load_folder(root: Path, files: list[_ImageFile], cache_dir: Path) -> CIFAR1
     if arrays is None:
         train_images, train_labels = _decode_all(files, "train")
         test_images, test_labels = _decode_all(files, "test")
-        arrays = dict(train_images=train_images, train_labels=train_labels,
-                      test_images=test_images, test_labels=test_labels)
+        arrays = dict(
+            train_images=train_images,
+            train_labels=train_labels,
+            test_images=test_images,
+            test_labels=test_labels,
+        )
         _write_cache(cache, key, arrays)
     return CIFAR10(**arrays, source=str(root))

@@ -31,6 +31,7 @@ it with a cosine schedule, an MLP rotation head and no flips.
 Seeds are fixed per phase (`keras.utils.set_random_seed`), so a row repeats itself, also across
 experiments: `supervised` is the same number in `course experiment supervised` and `rotation`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,7 +42,6 @@ import json
 import math
 import os
 import platform
-import secrets
 import shlex
 import sys
 import time
@@ -53,7 +53,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from course.data import CIFAR10, CLASS_NAMES, CIFAR10_MEAN, CIFAR10_STD, load_cifar10, workshop_split
+from course import registry
+from course.data import (
+    CIFAR10,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    CLASS_NAMES,
+    load_cifar10,
+    workshop_split,
+)
+from course.files import atomic_write
 from course.impl import ImplementationError, load_lab
 
 EXPERIMENTS = ("supervised", "rotation", "context", "jigsaw", "simclr", "all")
@@ -63,8 +72,15 @@ ROWS = {
     "supervised": ("random", "supervised", "supervised-all"),
     "rotation": ("random", "supervised", "rotation", "rotation-linear", "supervised-all"),
     "simclr": ("random", "supervised", "rotation", "simclr", "simclr-linear"),
-    "all": ("random", "supervised", "supervised-all", "rotation", "rotation-linear",
-            "simclr", "simclr-linear"),
+    "all": (
+        "random",
+        "supervised",
+        "supervised-all",
+        "rotation",
+        "rotation-linear",
+        "simclr",
+        "simclr-linear",
+    ),
 }
 """The rows of each experiment, in table order."""
 
@@ -78,22 +94,29 @@ DESCRIPTIONS = {
     "simclr-linear": "SimCLR pretraining + linear probe (frozen backbone)",
 }
 
-# Which labs each row needs, and which of their functions (checked before any training).
-_LAB_FUNCTIONS = {
-    "lab1": ("standardize", "make_pipeline", "build_backbone", "build_classifier"),
-    "lab2": ("rotation_batch", "make_rotation_dataset", "build_rotation_model", "transfer"),
-    "lab4": ("augment", "build_projection_head", "nt_xent_loss", "contrastive_step"),
-}
+# Which labs each row needs (their exercises, from course.registry, are checked before training).
 _ROW_LABS = {
-    "random": (), "supervised": ("lab1",), "supervised-all": ("lab1",),
-    "rotation": ("lab1", "lab2"), "rotation-linear": ("lab1", "lab2"),
-    "simclr": ("lab1", "lab2", "lab4"), "simclr-linear": ("lab1", "lab2", "lab4"),
+    "random": (),
+    "supervised": ("lab1",),
+    "supervised-all": ("lab1",),
+    "rotation": ("lab1", "lab2"),
+    "rotation-linear": ("lab1", "lab2"),
+    "simclr": ("lab1", "lab2", "lab4"),
+    "simclr-linear": ("lab1", "lab2", "lab4"),
 }
 
 # Seed offsets per training phase: a row gets the same seeds in every experiment that has it, so
 # `course experiment rotation` repeats `course experiment supervised`'s supervised rows.
-_SEEDS = {"supervised": 1, "supervised-all": 2, "rotation-pretraining": 3, "rotation": 4,
-          "rotation-linear": 5, "simclr-pretraining": 6, "simclr": 7, "simclr-linear": 8}
+_SEEDS = {
+    "supervised": 1,
+    "supervised-all": 2,
+    "rotation-pretraining": 3,
+    "rotation": 4,
+    "rotation-linear": 5,
+    "simclr-pretraining": 6,
+    "simclr": 7,
+    "simclr-linear": 8,
+}
 
 
 class ExperimentError(ValueError):
@@ -129,13 +152,29 @@ BUDGETS = {
     # a workshop row: 30 epochs (about 20-30 s each on 2 cores with the workshop's backbone).
     "full": Budget("full", simclr_epochs=30),
     # A few minutes on a 2-core CPU, for CI: every row and every file, smaller and shorter.
-    "quick": Budget("quick", labelled_per_class=100, test_per_class=100, unlabelled=5000,
-                    epochs=5, rotation_epochs=4, simclr_epochs=3),
+    "quick": Budget(
+        "quick",
+        labelled_per_class=100,
+        test_per_class=100,
+        unlabelled=5000,
+        epochs=5,
+        rotation_epochs=4,
+        simclr_epochs=3,
+    ),
 }
 """The budgets of the command line."""
 
-TEST_BUDGET = Budget("test", labelled_per_class=4, test_per_class=4, unlabelled=40, epochs=1,
-                     rotation_epochs=1, simclr_epochs=1, batch_size=16, simclr_batch_size=16)
+TEST_BUDGET = Budget(
+    "test",
+    labelled_per_class=4,
+    test_per_class=4,
+    unlabelled=40,
+    epochs=1,
+    rotation_epochs=1,
+    simclr_epochs=1,
+    batch_size=16,
+    simclr_batch_size=16,
+)
 """A seconds-long budget for the project's unit tests (not on the command line)."""
 
 
@@ -152,13 +191,15 @@ class Options:
         this backbone it did not help the rotation row: docs/results.md). Labelled phases keep
         the workshop's constant 1e-3 in every row, so the rows stay comparable.
     widths: None uses lab 1's `build_backbone` (the workshop's 6,256 parameters); a tuple such as
-        (32, 64, 128) uses `course.models.build_wide_backbone(widths)` (VGG blocks) for every row instead.
+        (32, 64, 128) uses `course.models.build_wide_backbone(widths)` (VGG blocks) for every row
+        instead.
     rotation_head: "linear" (default) uses lab 2's `build_rotation_model` (one Dense layer on the
         backbone); "mlp" attaches the rotation classifier behind a hidden layer
         (Dense(256) -> ReLU -> Dense(4)), so that the last backbone block need not become
         rotation-specific (RotNet's lesson on where the head attaches).
     rotation_flips: (default True) flips each image left-right with probability 1/2 before
-        rotating it, in "groups" batches (the standard CIFAR-10 augmentation, as in lab 1's pipeline; a left-right
+        rotating it, in "groups" batches (the standard CIFAR-10 augmentation, as in lab 1's
+        pipeline; a left-right
         flip does not change which way is up, so the rotation label stays right).
     init: "keras" (default) keeps Keras' defaults (Glorot-uniform kernels, zero biases,
         BatchNormalization momentum 0.99), which reproduce the workshop's table best;
@@ -184,19 +225,35 @@ class Options:
     seed: int = 0
 
 
-def experiment_command(name: str, data: str, budget: str, impl: str, out: str,
-                       options: Options = Options()) -> str:
+def experiment_command(
+    name: str, data: str, budget: str, impl: str, out: str, options: Options = Options()
+) -> str:
     """The `course experiment` command line that reproduces a run."""
-    words = ["course", "experiment", name, "--data", str(data), "--budget", budget,
-             "--impl", str(impl), "--out", str(out)]
+    words = [
+        "course",
+        "experiment",
+        name,
+        "--data",
+        str(data),
+        "--budget",
+        budget,
+        "--impl",
+        str(impl),
+        "--out",
+        str(out),
+    ]
     default = Options()
     # The pretraining recipe is always spelled out, so that the command still reproduces the run
     # if a default changes.
     rows = set(ROWS.get(name, ()))
     if rows & {"rotation", "rotation-linear"}:
-        words += ["--rotation-batches", options.rotation_batches,
-                  "--rotation-head", options.rotation_head,
-                  "--rotation-flips" if options.rotation_flips else "--no-rotation-flips"]
+        words += [
+            "--rotation-batches",
+            options.rotation_batches,
+            "--rotation-head",
+            options.rotation_head,
+            "--rotation-flips" if options.rotation_flips else "--no-rotation-flips",
+        ]
     if rows & {"rotation", "rotation-linear", "simclr", "simclr-linear"}:
         words += ["--schedule", options.schedule]
     if options.widths is not None:
@@ -215,6 +272,7 @@ def experiment_command(name: str, data: str, budget: str, impl: str, out: str,
 
 # --- the implementation's labs ------------------------------------------------------------------
 
+
 class Lab:
     """A lab module whose functions raise `ImplementationError` naming the function to write.
 
@@ -230,11 +288,13 @@ class Lab:
     def __getattr__(self, name: str) -> Callable:
         if name.startswith("_"):
             raise AttributeError(name)
+        registry.LABS[self.lab].exercise(name)  # the course's own typo, not the student's
         function = getattr(self.module, name, None)
         if not callable(function):
             raise ImplementationError(
                 f"{self.path} has no function {name}(); write it (see the course spec, "
-                f"{self.lab}), then run `course check {self.lab}`")
+                f"{self.lab}), then run `course check {self.lab}`"
+            )
 
         @functools.wraps(function)
         def call(*args, **kwargs):
@@ -254,7 +314,8 @@ class Lab:
 
     @contextlib.contextmanager
     def calling(self, name: str):
-        """Turns a NotImplementedError raised inside into an ImplementationError naming the stub."""
+        """Turns a NotImplementedError raised inside into an ImplementationError naming the
+        stub."""
         try:
             yield
         except NotImplementedError as error:
@@ -262,7 +323,8 @@ class Lab:
             raise ImplementationError(
                 f"{self.path.name}: {stub}() is not implemented yet (it raises "
                 f"NotImplementedError); implement it in {self.path}, then run "
-                f"`course check {self.lab}`") from None
+                f"`course check {self.lab}`"
+            ) from None
 
     def _stub_name(self, error: BaseException) -> str | None:
         """The innermost function of this lab in the error's traceback: the stub itself."""
@@ -281,8 +343,8 @@ def _load_labs(impl: str, rows: Sequence[str]) -> dict[str, Lab]:
     needed = sorted({lab for row in rows for lab in _ROW_LABS[row]})
     labs = {lab: Lab(impl, lab) for lab in needed}
     for lab in needed:
-        for name in _LAB_FUNCTIONS[lab]:
-            getattr(labs[lab], name)  # raises ImplementationError when missing
+        for exercise in registry.LABS[lab].exercises:
+            getattr(labs[lab], exercise.name)  # raises ImplementationError when missing
     return labs
 
 
@@ -320,6 +382,7 @@ def _preflight(labs: Mapping[str, Lab], rows: Sequence[str], options: Options) -
 
 # --- training ----------------------------------------------------------------------------------
 
+
 def _set_seed(options: Options, phase: str) -> int:
     import keras
 
@@ -329,7 +392,9 @@ def _set_seed(options: Options, phase: str) -> int:
 
 
 def _keras_verbose() -> int:
-    return 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, a line per epoch in logs
+    return (
+        1 if sys.stdout.isatty() else 2
+    )  # a progress bar on a terminal, a line per epoch in logs
 
 
 @dataclasses.dataclass
@@ -343,9 +408,22 @@ class _Pretrained:
 class _Runner:
     """Trains the rows of one experiment; shared phases (rows, pretraining) run once."""
 
-    def __init__(self, split, budget: Budget, labs: Mapping[str, Lab], options: Options,
-                 out: Path, log: Callable[[str], None]):
-        self.split, self.budget, self.labs, self.options, self.out = split, budget, labs, options, out
+    def __init__(
+        self,
+        split,
+        budget: Budget,
+        labs: Mapping[str, Lab],
+        options: Options,
+        out: Path,
+        log: Callable[[str], None],
+    ):
+        self.split, self.budget, self.labs, self.options, self.out = (
+            split,
+            budget,
+            labs,
+            options,
+            out,
+        )
         self.log = log
         self.rows: dict[str, dict] = {}
         self.histories: dict[str, dict] = {}  # labelled phases, for the training curves
@@ -366,6 +444,7 @@ class _Runner:
             backbone = self.labs["lab1"].build_backbone()
         else:
             from course.models import build_wide_backbone
+
             backbone = build_wide_backbone(widths=self.options.widths)
         self.configure(backbone)
         return backbone
@@ -382,7 +461,10 @@ class _Runner:
         for layer in model._flatten_layers(include_self=True, recursive=True):
             if isinstance(layer, keras.layers.BatchNormalization) and momentum is not None:
                 layer.momentum = float(momentum)
-            elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer not in self._configured:
+            elif (
+                isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+                and layer not in self._configured
+            ):
                 self._configured.add(layer)
                 if pytorch:
                     pytorch_init(layer)
@@ -390,23 +472,34 @@ class _Runner:
     def test_ds(self):
         if self._test_ds is None:
             self._test_ds = self.labs["lab1"].make_pipeline(
-                self.split.test_images, self.split.test_labels, batch_size=self.budget.batch_size,
-                training=False)
+                self.split.test_images,
+                self.split.test_labels,
+                batch_size=self.budget.batch_size,
+                training=False,
+            )
         return self._test_ds
 
     def pretrain_schedule(self, steps: int):
         import keras
 
         if self.options.schedule == "cosine":
-            return keras.optimizers.schedules.CosineDecay(self.budget.learning_rate,
-                                                          decay_steps=max(1, steps))
+            return keras.optimizers.schedules.CosineDecay(
+                self.budget.learning_rate, decay_steps=max(1, steps)
+            )
         return self.budget.learning_rate
 
     def figure(self, path: Path) -> None:
         self.figures.append(path.name)
 
-    def add_row(self, method: str, result, pretraining_images: int, labelled_images: int,
-                seconds: float, epochs: int) -> None:
+    def add_row(
+        self,
+        method: str,
+        result,
+        pretraining_images: int,
+        labelled_images: int,
+        seconds: float,
+        epochs: int,
+    ) -> None:
         row = {
             "method": method,
             "pretraining_images": int(pretraining_images),
@@ -420,20 +513,24 @@ class _Runner:
         }
         self.rows[method] = row
         self.histories[method] = result.history
-        self.log(f"row {method}: accuracy {row['accuracy']:.2f}% (best epoch {row['best_epoch']} "
-                 f"of {epochs}), final_accuracy {row['final_accuracy']:.2f}%, "
-                 f"{row['seconds']:.0f} s")
+        self.log(
+            f"row {method}: accuracy {row['accuracy']:.2f}% (best epoch {row['best_epoch']} "
+            f"of {epochs}), final_accuracy {row['final_accuracy']:.2f}%, "
+            f"{row['seconds']:.0f} s"
+        )
 
     def fit(self, model, images, labels, phase: str):
         from course.train import compile_classifier, fit_and_evaluate
 
         seed = _set_seed(self.options, phase)
         self.configure(model)
-        train_ds = self.labs["lab1"].make_pipeline(images, labels, batch_size=self.budget.batch_size,
-                                                   training=True, seed=seed)
+        train_ds = self.labs["lab1"].make_pipeline(
+            images, labels, batch_size=self.budget.batch_size, training=True, seed=seed
+        )
         compile_classifier(model, self.budget.learning_rate)
-        return fit_and_evaluate(model, train_ds, self.test_ds(), self.budget.epochs,
-                                verbose=_keras_verbose())
+        return fit_and_evaluate(
+            model, train_ds, self.test_ds(), self.budget.epochs, verbose=_keras_verbose()
+        )
 
     # rows
 
@@ -446,11 +543,20 @@ class _Runner:
     def row_random(self) -> None:
         chance = 100.0 / self.num_classes
         self.rows["random"] = {
-            "method": "random", "pretraining_images": 0, "labelled_images": 0,
-            "test_images": int(len(self.split.test_labels)), "accuracy": round(chance, 2),
-            "final_accuracy": round(chance, 2), "seconds": 0.0, "epochs": 0, "best_epoch": 0}
-        self.log(f"row random: accuracy {chance:.2f}% (uniform guessing over "
-                 f"{self.num_classes} classes)")
+            "method": "random",
+            "pretraining_images": 0,
+            "labelled_images": 0,
+            "test_images": int(len(self.split.test_labels)),
+            "accuracy": round(chance, 2),
+            "final_accuracy": round(chance, 2),
+            "seconds": 0.0,
+            "epochs": 0,
+            "best_epoch": 0,
+        }
+        self.log(
+            f"row random: accuracy {chance:.2f}% (uniform guessing over "
+            f"{self.num_classes} classes)"
+        )
 
     def _supervised(self, method: str, images, labels) -> None:
         _set_seed(self.options, method)
@@ -474,9 +580,14 @@ class _Runner:
         backbone.set_weights(pretrained.weights)
         model = self.labs["lab2"].transfer(backbone, self.num_classes, freeze_backbone=freeze)
         result = self.fit(model, self.split.labelled_images, self.split.labelled_labels, method)
-        self.add_row(method, result, len(self.split.unlabelled_images),
-                     len(self.split.labelled_labels), pretrained.seconds + result.seconds,
-                     self.budget.epochs)
+        self.add_row(
+            method,
+            result,
+            len(self.split.unlabelled_images),
+            len(self.split.labelled_labels),
+            pretrained.seconds + result.seconds,
+            self.budget.epochs,
+        )
 
     def row_rotation(self) -> None:
         self._transfer_row("rotation", "rotation", freeze=False)
@@ -494,8 +605,10 @@ class _Runner:
 
     def pretrain(self, pretext: str) -> _Pretrained:
         if pretext not in self._pretrained:
-            self.log(f"--- {pretext} pretraining on {len(self.split.unlabelled_images)} "
-                     "unlabelled images")
+            self.log(
+                f"--- {pretext} pretraining on {len(self.split.unlabelled_images)} "
+                "unlabelled images"
+            )
             self._pretrained[pretext] = getattr(self, "pretrain_" + pretext)()
             done = self._pretrained[pretext]
             self.pretraining[pretext]["seconds"] = round(done.seconds, 1)
@@ -525,9 +638,12 @@ class _Runner:
             return standardize(x), tf.cast(k, tf.int32)
 
         dataset = tf.data.Dataset.range(len(self.split.unlabelled_images))
-        dataset = dataset.shuffle(len(self.split.unlabelled_images), seed=seed,
-                                  reshuffle_each_iteration=True)
-        flip_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+        dataset = dataset.shuffle(
+            len(self.split.unlabelled_images), seed=seed, reshuffle_each_iteration=True
+        )
+        flip_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(
+            2
+        )
         dataset = tf.data.Dataset.zip(dataset.batch(group), flip_seeds)
         with lab2.calling("rotation_batch"), lab1.calling("standardize"):
             dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
@@ -543,7 +659,9 @@ class _Runner:
             import keras
 
             inputs = keras.Input(backbone.input_shape[1:])
-            hidden = keras.layers.Dense(256, activation="relu", name="rotation_hidden")(backbone(inputs))
+            hidden = keras.layers.Dense(256, activation="relu", name="rotation_hidden")(
+                backbone(inputs)
+            )
             outputs = keras.layers.Dense(4, name="rotation_logits")(hidden)
             model = keras.Model(inputs, outputs, name="rotation_model_mlp")
         else:
@@ -553,7 +671,9 @@ class _Runner:
         epochs = self.budget.rotation_epochs
         examples = 4 * len(self.split.unlabelled_images)
         if self.options.rotation_batches == "groups":
-            steps = math.ceil(len(self.split.unlabelled_images) / max(1, self.budget.batch_size // 4))
+            steps = math.ceil(
+                len(self.split.unlabelled_images) / max(1, self.budget.batch_size // 4)
+            )
         else:
             steps = math.ceil(examples / self.budget.batch_size)
         compile_classifier(model, self.pretrain_schedule(steps * epochs))
@@ -561,22 +681,33 @@ class _Runner:
         history = model.fit(dataset, epochs=epochs, shuffle=False, verbose=_keras_verbose())
         seconds = time.perf_counter() - start
         after = backbone.get_weights()
-        if all(np.array_equal(a, b) for a, b in zip(before, after)):
+        if all(np.array_equal(a, b) for a, b in zip(before, after, strict=False)):
             raise ImplementationError(
                 f"{self.labs['lab2'].path.name}: pretraining the model of build_rotation_model() "
                 "left the backbone's weights unchanged; build it by calling the backbone it "
-                "receives (backbone(inputs)), so that pretraining trains it")
+                "receives (backbone(inputs)), so that pretraining trains it"
+            )
         curves = {k: [float(v) for v in history.history.get(k, [])] for k in ("loss", "accuracy")}
         self.pretraining["rotation"] = {
-            "epochs": epochs, "examples_per_epoch": examples,
-            "batches": self.options.rotation_batches, "schedule": self.options.schedule,
-            "head": self.options.rotation_head, "flips": self.options.rotation_flips,
-            "loss": curves["loss"], "accuracy": curves["accuracy"]}
+            "epochs": epochs,
+            "examples_per_epoch": examples,
+            "batches": self.options.rotation_batches,
+            "schedule": self.options.schedule,
+            "head": self.options.rotation_head,
+            "flips": self.options.rotation_flips,
+            "loss": curves["loss"],
+            "accuracy": curves["accuracy"],
+        }
         path = self.out / "rotation_pretraining.png"
         from course import plots
-        plots.loss_curve(curves["loss"], path, title="rotation pretraining",
-                         ylabel="rotation cross-entropy",
-                         extra={"rotation accuracy": curves["accuracy"]})
+
+        plots.loss_curve(
+            curves["loss"],
+            path,
+            title="rotation pretraining",
+            ylabel="rotation cross-entropy",
+            extra={"rotation accuracy": curves["accuracy"]},
+        )
         self.figure(path)
         self.rotation_figure()
         self.pca(backbone, "pca_rotation.png", "rotation-pretrained backbone (no labels)")
@@ -593,7 +724,9 @@ class _Runner:
         # contrastive_step feeds augmented float images in [0, 1]; the backbone expects images
         # standardized like lab 1's pipeline does, so the encoder standardizes first.
         inputs = keras.Input(self.split.unlabelled_images.shape[1:])
-        standardized = keras.layers.Normalization(mean=CIFAR10_MEAN, variance=CIFAR10_STD ** 2)(inputs)
+        standardized = keras.layers.Normalization(mean=CIFAR10_MEAN, variance=CIFAR10_STD**2)(
+            inputs
+        )
         encoder = keras.Model(inputs, backbone(standardized), name="simclr_encoder")
         self.configure(encoder)
         head = lab4.build_projection_head(int(backbone.output_shape[-1]))
@@ -605,12 +738,16 @@ class _Runner:
         optimizer = keras.optimizers.Adam(self.pretrain_schedule(steps * epochs))
         step = tf.function(lab4.raw("contrastive_step"))
         pixels = tf.convert_to_tensor(images)
-        dataset = (tf.data.Dataset.range(len(images))
-                   .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-                   .batch(batch, drop_remainder=True)
-                   .map(lambda i: tf.image.convert_image_dtype(tf.gather(pixels, i), tf.float32),
-                        num_parallel_calls=tf.data.AUTOTUNE)
-                   .prefetch(tf.data.AUTOTUNE))
+        dataset = (
+            tf.data.Dataset.range(len(images))
+            .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch, drop_remainder=True)
+            .map(
+                lambda i: tf.image.convert_image_dtype(tf.gather(pixels, i), tf.float32),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            .prefetch(tf.data.AUTOTUNE)
+        )
         temperature = float(self.options.temperature)
         epoch_losses, step_losses = [], []
         start = time.perf_counter()
@@ -620,29 +757,50 @@ class _Runner:
             for i, x in enumerate(dataset):
                 global_step = epoch * steps + i
                 with lab4.calling("contrastive_step"):
-                    loss = float(step(encoder, head, optimizer, x,
-                                      tf.constant([seed, global_step], tf.int64), temperature))
+                    loss = float(
+                        step(
+                            encoder,
+                            head,
+                            optimizer,
+                            x,
+                            tf.constant([seed, global_step], tf.int64),
+                            temperature,
+                        )
+                    )
                 losses.append(loss)
                 progress.update(i + 1, [("loss", loss)])
             epoch_losses.append(float(np.mean(losses)))
             step_losses += losses
-            self.log(f"simclr epoch {epoch + 1}/{epochs}: loss {epoch_losses[-1]:.4f}, "
-                     f"{time.perf_counter() - start:.0f} s")
+            self.log(
+                f"simclr epoch {epoch + 1}/{epochs}: loss {epoch_losses[-1]:.4f}, "
+                f"{time.perf_counter() - start:.0f} s"
+            )
         seconds = time.perf_counter() - start
         after = backbone.get_weights()
-        if all(np.array_equal(a, b) for a, b in zip(before, after)):
+        if all(np.array_equal(a, b) for a, b in zip(before, after, strict=False)):
             raise ImplementationError(
                 f"{lab4.path.name}: contrastive_step() left the encoder's weights unchanged; "
-                "apply the gradients to encoder.trainable_variables too")
+                "apply the gradients to encoder.trainable_variables too"
+            )
         self.pretraining["simclr"] = {
-            "epochs": epochs, "batch_size": batch, "steps_per_epoch": steps,
-            "temperature": temperature, "schedule": self.options.schedule,
-            "loss": epoch_losses, "step_loss": [round(v, 4) for v in step_losses]}
+            "epochs": epochs,
+            "batch_size": batch,
+            "steps_per_epoch": steps,
+            "temperature": temperature,
+            "schedule": self.options.schedule,
+            "loss": epoch_losses,
+            "step_loss": [round(v, 4) for v in step_losses],
+        }
         from course import plots
+
         path = self.out / "simclr_loss.png"
-        plots.loss_curve(step_losses, path, xlabel="step",
-                         ylabel="NT-Xent loss",
-                         title=f"SimCLR pretraining: {epochs} epochs of {steps} steps, batch {batch}")
+        plots.loss_curve(
+            step_losses,
+            path,
+            xlabel="step",
+            ylabel="NT-Xent loss",
+            title=f"SimCLR pretraining: {epochs} epochs of {steps} steps, batch {batch}",
+        )
         self.figure(path)
         self.views_figure()
         self.pca(backbone, "pca_simclr.png", "SimCLR-pretrained backbone (no labels)")
@@ -653,12 +811,16 @@ class _Runner:
     def examples(self, count: int):
         """One test image of each of the first `count` classes."""
         labels = self.split.test_labels
-        index = [int(np.flatnonzero(labels == c)[0]) for c in range(self.num_classes)
-                 if np.any(labels == c)][:count]
+        index = [
+            int(np.flatnonzero(labels == c)[0])
+            for c in range(self.num_classes)
+            if np.any(labels == c)
+        ][:count]
         return self.split.test_images[index], [CLASS_NAMES[int(labels[i])] for i in index]
 
     def rotation_figure(self) -> None:
         from course import plots
+
         images, names = self.examples(3)
         path = self.out / "rotation_examples.png"
         plots.rotation_examples(images, path, names)
@@ -666,6 +828,7 @@ class _Runner:
 
     def views_figure(self) -> None:
         import tensorflow as tf
+
         from course import plots
 
         images, names = self.examples(6)
@@ -683,21 +846,17 @@ class _Runner:
         images = self.test_ds().map(lambda x, y: x)
         features = backbone.predict(images, verbose=0)
         path = self.out / name
-        plots.feature_pca(features, self.split.test_labels, path, CLASS_NAMES,
-                          title=f"PCA of test features: {title}")
+        plots.feature_pca(
+            features,
+            self.split.test_labels,
+            path,
+            CLASS_NAMES,
+            title=f"PCA of test features: {title}",
+        )
         self.figure(path)
 
 
 # --- results files -----------------------------------------------------------------------------
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def machine_description() -> str:
@@ -710,36 +869,47 @@ def machine_description() -> str:
         memory = ""
     try:
         import tensorflow as tf
+
         gpus = len(tf.config.list_physical_devices("GPU"))
         version = f", TensorFlow {tf.__version__}"
     except Exception:  # noqa: BLE001 - a description, never a reason to fail
         gpus, version = 0, ""
     gpu = f"{gpus} GPU" if gpus else "no GPU"
-    return (f"{os.cpu_count()}-core CPU{memory}, {gpu} ({platform.system()} "
-            f"{platform.machine()}, Python {platform.python_version()}{version})")
+    return (
+        f"{os.cpu_count()}-core CPU{memory}, {gpu} ({platform.system()} "
+        f"{platform.machine()}, Python {platform.python_version()}{version})"
+    )
 
 
 def results_markdown(results: Mapping[str, Any]) -> str:
     """The table of results.md, with how it was made."""
-    lines = [f"# course experiment {results['experiment']} ({results['budget']} budget)", "",
-             "| method | training | pretraining images | labelled images | test images "
-             "| accuracy % (best epoch) | final_accuracy % (last epoch) | seconds |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# course experiment {results['experiment']} ({results['budget']} budget)",
+        "",
+        (
+            "| method | training | pretraining images | labelled images | test images "
+            "| accuracy % (best epoch) | final_accuracy % (last epoch) | seconds |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in results["rows"]:
         dash = lambda n: str(n) if n else "-"  # noqa: E731
         lines.append(
             f"| {row['method']} | {DESCRIPTIONS.get(row['method'], row['method'])} "
             f"| {dash(row['pretraining_images'])} | {dash(row['labelled_images'])} "
             f"| {row['test_images']} | {row['accuracy']:.2f} | {row['final_accuracy']:.2f} "
-            f"| {row['seconds']:.0f} |")
+            f"| {row['seconds']:.0f} |"
+        )
     budget = results.get("budget_details", {})
     options = results.get("options", {})
     lines += [
         "",
-        "`accuracy` is the best epoch's test accuracy, as the workshop reports it; "
-        "`final_accuracy` is the last epoch's (choosing the best epoch on the test split "
-        "flatters every row). `random` is uniform guessing. `seconds` of a pretrained row "
-        "include its pretraining, which the fine-tuned and the linear-probe rows share.",
+        (
+            "`accuracy` is the best epoch's test accuracy, as the workshop reports it; "
+            "`final_accuracy` is the last epoch's (choosing the best epoch on the test split "
+            "flatters every row). `random` is uniform guessing. `seconds` of a pretrained row "
+            "include its pretraining, which the fine-tuned and the linear-probe rows share."
+        ),
         "",
         f"- command: `{results['command']}`",
         f"- date: {results['date']}",
@@ -749,25 +919,28 @@ def results_markdown(results: Mapping[str, Any]) -> str:
     ]
     if budget:
         methods = {row["method"] for row in results["rows"]}
-        text = (f"- budget `{results['budget']}`: {budget['labelled_per_class']} labelled and "
-                f"{budget['test_per_class']} test images per class, "
-                f"{'all' if budget['unlabelled'] is None else budget['unlabelled']} training "
-                f"images; Adam {budget['learning_rate']:g}, batch {budget['batch_size']}, "
-                f"{budget['epochs']} epochs per labelled phase")
+        text = (
+            f"- budget `{results['budget']}`: {budget['labelled_per_class']} labelled and "
+            f"{budget['test_per_class']} test images per class, "
+            f"{'all' if budget['unlabelled'] is None else budget['unlabelled']} training "
+            f"images; Adam {budget['learning_rate']:g}, batch {budget['batch_size']}, "
+            f"{budget['epochs']} epochs per labelled phase"
+        )
         if methods & {"rotation", "rotation-linear"}:
             text += f", {budget['rotation_epochs']} rotation pretraining epochs"
         if methods & {"simclr", "simclr-linear"}:
             epochs = options.get("simclr_epochs") or budget["simclr_epochs"]
-            text += (f", {epochs} SimCLR pretraining epochs (batch "
-                     f"{budget['simclr_batch_size']})")
+            text += f", {epochs} SimCLR pretraining epochs (batch {budget['simclr_batch_size']})"
         lines.append(text)
     if options:
         lines.append("- options: " + ", ".join(f"{k}={v}" for k, v in options.items()))
     for pretext, info in results.get("pretraining", {}).items():
         losses = info.get("loss", [])
         if losses:
-            lines.append(f"- {pretext} pretraining: {info['epochs']} epochs, "
-                         f"{info.get('seconds', 0):.0f} s, loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+            lines.append(
+                f"- {pretext} pretraining: {info['epochs']} epochs, "
+                f"{info.get('seconds', 0):.0f} s, loss {losses[0]:.4f} -> {losses[-1]:.4f}"
+            )
     if results.get("figures"):
         lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in results["figures"])]
     return "\n".join(lines) + "\n"
@@ -777,17 +950,24 @@ def write_results(out: Path, results: Mapping[str, Any]) -> tuple[Path, Path]:
     """Writes DIR/results.json and DIR/results.md atomically; returns their paths."""
     out = Path(out)
     json_path, md_path = out / "results.json", out / "results.md"
-    _atomic_write(json_path, json.dumps(results, indent=2) + "\n")
-    _atomic_write(md_path, results_markdown(results))
+    atomic_write(json_path, json.dumps(results, indent=2) + "\n")
+    atomic_write(md_path, results_markdown(results))
     return json_path, md_path
 
 
 # --- the experiment ----------------------------------------------------------------------------
 
-def run_experiment(name: str, data: str | CIFAR10 = "tfds", budget: str | Budget = "quick",
-                   impl: str = "solutions", out: str | os.PathLike = "runs/experiment",
-                   options: Options = Options(), command: str | None = None,
-                   log: Callable[[str], None] = print) -> dict:
+
+def run_experiment(
+    name: str,
+    data: str | CIFAR10 = "tfds",
+    budget: str | Budget = "quick",
+    impl: str = "solutions",
+    out: str | os.PathLike = "runs/experiment",
+    options: Options = Options(),
+    command: str | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Trains and evaluates the rows of experiment `name`; writes and returns the results.
 
     data: a source for `load_cifar10` ("tfds" or a folder) or an already loaded `CIFAR10`.
@@ -802,20 +982,26 @@ def run_experiment(name: str, data: str | CIFAR10 = "tfds", budget: str | Budget
     if name in ("context", "jigsaw"):
         raise ExperimentError(
             f"experiment {name!r} needs lab 3 (spatial context and jigsaw puzzles), which the "
-            f"course does not have yet; the experiments are {', '.join(ROWS)}")
+            f"course does not have yet; the experiments are {', '.join(ROWS)}"
+        )
     if name not in ROWS:
-        raise ExperimentError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+        raise ExperimentError(
+            f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}"
+        )
     if isinstance(budget, str):
         if budget not in BUDGETS:
             raise ExperimentError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
         budget = BUDGETS[budget]
     if options.rotation_batches not in ("groups", "shuffled"):
-        raise ExperimentError(f"rotation_batches must be 'groups' or 'shuffled', got "
-                              f"{options.rotation_batches!r}")
+        raise ExperimentError(
+            f"rotation_batches must be 'groups' or 'shuffled', got {options.rotation_batches!r}"
+        )
     if options.simclr_epochs is not None and options.simclr_epochs < 1:
         raise ExperimentError(f"simclr_epochs must be at least 1, got {options.simclr_epochs}")
     if options.rotation_head not in ("linear", "mlp"):
-        raise ExperimentError(f"rotation_head must be 'linear' or 'mlp', got {options.rotation_head!r}")
+        raise ExperimentError(
+            f"rotation_head must be 'linear' or 'mlp', got {options.rotation_head!r}"
+        )
     if options.schedule not in ("cosine", "constant"):
         raise ExperimentError(f"schedule must be 'cosine' or 'constant', got {options.schedule!r}")
     out = Path(out)
@@ -830,7 +1016,9 @@ def run_experiment(name: str, data: str | CIFAR10 = "tfds", budget: str | Budget
     # lab functions on tiny inputs (a stub fails in seconds, not after minutes of training).
     if not isinstance(data, CIFAR10):
         data = load_cifar10(data)
-    split = workshop_split(data, budget.labelled_per_class, budget.test_per_class, budget.unlabelled)
+    split = workshop_split(
+        data, budget.labelled_per_class, budget.test_per_class, budget.unlabelled
+    )
     log(f"data: {split!r} from {data.source}")
     labs = _load_labs(impl, rows)
     _preflight(labs, rows, options)
@@ -841,6 +1029,7 @@ def run_experiment(name: str, data: str | CIFAR10 = "tfds", budget: str | Budget
         runner.run(method)
 
     from course import plots
+
     table = [runner.rows[m] for m in rows]
     path = out / "results.png"
     plots.results_bar_chart(table, path, title=f"course experiment {name} ({budget.name})")
@@ -848,20 +1037,27 @@ def run_experiment(name: str, data: str | CIFAR10 = "tfds", budget: str | Budget
     curves = {m: runner.histories[m] for m in rows if m in runner.histories}
     if curves:
         path = out / "training_curves.png"
-        plots.training_curves(curves, path, title="labelled phases: test accuracy and loss per epoch")
+        plots.training_curves(
+            curves, path, title="labelled phases: test accuracy and loss per epoch"
+        )
         runner.figure(path)
 
     wall = time.perf_counter() - start
     results = {
-        "experiment": name, "budget": budget.name, "data": source, "impl": impl,
+        "experiment": name,
+        "budget": budget.name,
+        "data": source,
+        "impl": impl,
         "rows": table,
         "command": command,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine_description(),
         "wall_seconds": round(wall, 1),
         "budget_details": dataclasses.asdict(budget),
-        "options": {k: (list(v) if isinstance(v, tuple) else v)
-                    for k, v in dataclasses.asdict(options).items()},
+        "options": {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(options).items()
+        },
         "pretraining": runner.pretraining,
         "figures": sorted(runner.figures),
     }

@@ -1,4 +1,5 @@
 """Where an implementation of the labs lives: `solutions`, `labs` or a student's folder."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -6,7 +7,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from course import LABS, ROOT
+from course import ROOT, registry
 
 
 class ImplementationError(ValueError):
@@ -18,18 +19,18 @@ def impl_dir(impl: str) -> Path:
     folder = ROOT / impl if impl in ("solutions", "labs") else Path(impl).expanduser()
     if not folder.is_dir():
         raise ImplementationError(
-            f"--impl {impl!r}: no such folder; use 'solutions', 'labs' or the path of a folder holding lab files"
+            f"--impl {impl!r}: no such folder; use 'solutions', 'labs' or the path of a folder"
+            " holding lab files"
         )
     return folder.resolve()
 
 
 def lab_module_name(lab: str) -> str:
     """'lab2' or 'lab2_rotation' -> 'lab2_rotation'."""
-    if lab in LABS:
-        return LABS[lab]
-    if lab in LABS.values():
-        return lab
-    raise ImplementationError(f"unknown lab {lab!r}; the labs are {', '.join(LABS)}")
+    try:
+        return registry.lab(lab).module
+    except registry.RegistryError as error:
+        raise ImplementationError(str(error)) from None
 
 
 def load_lab(impl: str, lab: str) -> ModuleType:

@@ -1,4 +1,6 @@
-"""Course-side models: the larger backbone of the optional experiments, PyTorch's initialisation."""
+"""Course-side models: the larger backbone of the optional experiments, PyTorch's
+initialisation."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +10,11 @@ import numpy as np
 from keras import layers
 
 
-def build_wide_backbone(widths: tuple[int, ...] = (32, 64, 128), input_shape: tuple[int, int, int] = (32, 32, 3),
-                        name: str = "wide_backbone") -> keras.Model:
+def build_wide_backbone(
+    widths: tuple[int, ...] = (32, 64, 128),
+    input_shape: tuple[int, int, int] = (32, 32, 3),
+    name: str = "wide_backbone",
+) -> keras.Model:
     """A larger backbone for the optional experiments (`--widths`): float32 images [B, H, W, C] to
     features [B, F], F = (H // 2**n) * (W // 2**n) * widths[-1] for n = len(widths) blocks.
 
@@ -35,7 +40,8 @@ def pytorch_init(layer: keras.layers.Layer) -> None:
     PyTorch's `nn.Conv2d` and `nn.Linear` draw weights and biases from U(-1/sqrt(fan_in),
     1/sqrt(fan_in)) (kaiming_uniform with a=sqrt(5)); Keras draws Glorot-uniform kernels and zero
     biases. The workshop's network was PyTorch's; on 5,000 labels PyTorch's initialisation is worth
-    several points to the supervised baseline (docs/results.md). Draws from NumPy's global generator, which
+    several points to the supervised baseline (docs/results.md). Draws from NumPy's global
+    generator, which
     `keras.utils.set_random_seed` seeds.
     """
     fan_in = math.prod(layer.kernel.shape[:-1])

@@ -3,16 +3,14 @@
 Every function takes plain NumPy arrays, lists or dicts and a path, writes one PNG atomically (a
 temporary file in the same folder, then `os.replace`) and returns the path.
 """
+
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import numpy as np
-
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # before pyplot: no display on CI machines
 import matplotlib.pyplot as plt  # noqa: E402
@@ -20,16 +18,14 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def _save(figure, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp.png")
+    from course.files import atomic_save
+
     try:
-        figure.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        return atomic_save(
+            path, lambda handle: figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+        )
     finally:
         plt.close(figure)
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def _display(image: np.ndarray) -> np.ndarray:
@@ -49,9 +45,14 @@ def results_bar_chart(rows: Sequence[Mapping], path, title: str = "") -> Path:
     positions = np.arange(len(rows))
     bars = axis.bar(positions, best, color="#4C72B0", label="best epoch")
     axis.scatter(positions, final, color="#DD8452", zorder=3, label="last epoch")
-    for bar, value in zip(bars, best):
-        axis.annotate(f"{value:.1f}", (bar.get_x() + bar.get_width() / 2, value),
-                      ha="center", va="bottom", fontsize=8)
+    for bar, value in zip(bars, best, strict=False):
+        axis.annotate(
+            f"{value:.1f}",
+            (bar.get_x() + bar.get_width() / 2, value),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     axis.set_xticks(positions, names, rotation=20, ha="right")
     axis.set_ylabel("test accuracy %")
     axis.set_ylim(0, max(100.0, max(best, default=0) + 5))
@@ -60,8 +61,9 @@ def results_bar_chart(rows: Sequence[Mapping], path, title: str = "") -> Path:
     return _save(figure, path)
 
 
-def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path,
-                    title: str = "") -> Path:
+def training_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]], path, title: str = ""
+) -> Path:
     """Test accuracy (%) and training loss per epoch, one line per labelled training phase.
 
     histories: label -> a `TrainResult.history` ("loss", "val_accuracy", ...).
@@ -70,8 +72,9 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path
     for label, history in histories.items():
         epochs = np.arange(1, len(history["loss"]) + 1)
         if "val_accuracy" in history:
-            accuracy_axis.plot(epochs, 100 * np.asarray(history["val_accuracy"]), marker=".",
-                               label=label)
+            accuracy_axis.plot(
+                epochs, 100 * np.asarray(history["val_accuracy"]), marker=".", label=label
+            )
         loss_axis.plot(epochs, history["loss"], marker=".", label=label)
     accuracy_axis.set(xlabel="epoch", ylabel="test accuracy %", title="test accuracy")
     loss_axis.set(xlabel="epoch", ylabel="training loss", title="training loss")
@@ -83,8 +86,14 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path
     return _save(figure, path)
 
 
-def loss_curve(losses: Sequence[float], path, title: str = "", ylabel: str = "loss",
-               xlabel: str = "epoch", extra: Mapping[str, Sequence[float]] | None = None) -> Path:
+def loss_curve(
+    losses: Sequence[float],
+    path,
+    title: str = "",
+    ylabel: str = "loss",
+    xlabel: str = "epoch",
+    extra: Mapping[str, Sequence[float]] | None = None,
+) -> Path:
     """A loss per epoch (or step); `extra` adds curves on a second axis (e.g. pretext accuracy)."""
     figure, axis = plt.subplots(figsize=(6, 4))
     steps = np.arange(1, len(losses) + 1)
@@ -95,8 +104,9 @@ def loss_curve(losses: Sequence[float], path, title: str = "", ylabel: str = "lo
     if extra:
         other = axis.twinx()
         for label, values in extra.items():
-            other.plot(np.arange(1, len(values) + 1), values, marker=".", color="#DD8452",
-                       label=label)
+            other.plot(
+                np.arange(1, len(values) + 1), values, marker=".", color="#DD8452", label=label
+            )
         other.set_ylabel(", ".join(extra))
         other.legend(loc="center right", fontsize=8)
     return _save(figure, path)
@@ -105,8 +115,9 @@ def loss_curve(losses: Sequence[float], path, title: str = "", ylabel: str = "lo
 def rotation_examples(images: np.ndarray, path, labels: Sequence[str] | None = None) -> Path:
     """Each image (a row) in its four rotations k = 0..3 (`np.rot90(image, k)`), labelled."""
     images = np.asarray(images)
-    figure, axes = plt.subplots(len(images), 4, figsize=(6, 1.6 * len(images) + 0.4),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        len(images), 4, figsize=(6, 1.6 * len(images) + 0.4), squeeze=False
+    )
     for row, image in enumerate(images):
         for k in range(4):
             axis = axes[row, k]
@@ -120,14 +131,21 @@ def rotation_examples(images: np.ndarray, path, labels: Sequence[str] | None = N
     return _save(figure, path)
 
 
-def augmentation_grid(images: np.ndarray, view1: np.ndarray, view2: np.ndarray, path,
-                      labels: Sequence[str] | None = None) -> Path:
+def augmentation_grid(
+    images: np.ndarray,
+    view1: np.ndarray,
+    view2: np.ndarray,
+    path,
+    labels: Sequence[str] | None = None,
+) -> Path:
     """One row per image: the image, then its two augmented views."""
-    figure, axes = plt.subplots(len(images), 3, figsize=(4.5, 1.5 * len(images) + 0.4),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        len(images), 3, figsize=(4.5, 1.5 * len(images) + 0.4), squeeze=False
+    )
     for row in range(len(images)):
-        for column, (name, batch) in enumerate((("image", images), ("view 1", view1),
-                                                ("view 2", view2))):
+        for column, (name, batch) in enumerate(
+            (("image", images), ("view 1", view1), ("view 2", view2))
+        ):
             axis = axes[row, column]
             axis.imshow(_display(batch[row]), interpolation="nearest")
             axis.set_xticks([])
@@ -151,8 +169,9 @@ def pca_2d(features: np.ndarray) -> np.ndarray:
     return components
 
 
-def feature_pca(features: np.ndarray, labels: np.ndarray, path, class_names: Sequence[str],
-                title: str = "") -> Path:
+def feature_pca(
+    features: np.ndarray, labels: np.ndarray, path, class_names: Sequence[str], title: str = ""
+) -> Path:
     """A scatter plot of the first two principal components of `features`, coloured by class."""
     points = pca_2d(features)
     labels = np.asarray(labels)
@@ -161,8 +180,14 @@ def feature_pca(features: np.ndarray, labels: np.ndarray, path, class_names: Seq
     for label, name in enumerate(class_names):
         chosen = labels == label
         if chosen.any():
-            axis.scatter(points[chosen, 0], points[chosen, 1], s=4, alpha=0.6,
-                         color=colours(label % 10), label=name)
+            axis.scatter(
+                points[chosen, 0],
+                points[chosen, 1],
+                s=4,
+                alpha=0.6,
+                color=colours(label % 10),
+                label=name,
+            )
     axis.set(xlabel="principal component 1", ylabel="principal component 2", title=title)
     axis.legend(fontsize=7, markerscale=3, loc="best")
     return _save(figure, path)

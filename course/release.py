@@ -4,92 +4,177 @@
 one block
 
     # BEGIN SOLUTION
-    # HINT: what to do, and which TensorFlow ops help
+    # HINT 1: the idea (what and why; no API)
+    # HINT 2: the API (which TensorFlow or Keras calls, their key arguments)
+    # HINT 3: nearly the code (the steps, in prose)
     ...the reference code...
     # END SOLUTION
 
-which the student copy replaces with the hint and a stub that raises `NotImplementedError`.
+(a level may take several lines, each repeating its prefix). The student copy replaces the block
+with a one-line stub that names the exercise and `course hint`, and the hints go to
+`labs/hints.json`, where `course hint lab2.rotate --level N` reads them. Above each exercise the
+copy states, from `course.registry`, what it teaches and what it builds on.
 """
+
 from __future__ import annotations
 
-import os
+import json
 import re
-import tempfile
 from pathlib import Path
 
-from course import ROOT
+from course import ROOT, registry
+from course.files import atomic_write
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
-HINT = re.compile(r"^\s*# HINT:\s?(?P<text>.*)$")
+HINT = re.compile(r"^\s*# HINT (?P<level>[123]):\s?(?P<text>.*)$")
+DEF = re.compile(r"^def (?P<name>\w+)\(")
+LEVELS = 3
+HINTS = "hints.json"
+WIDTH = 99
 
 
 class ReleaseError(ValueError):
     """A solution file whose blocks the generator cannot turn into a stub."""
 
 
-def strip_solutions(source: str, filename: str = "<solution>") -> str:
-    """The student version of one solution file: every block replaced by its hint and a stub."""
+def stub(indent: str, exercise: str) -> list[str]:
+    """The stub's lines: `raise NotImplementedError("lab2.rotate: not written yet; ...")`."""
+    message = f"{exercise}: not written yet; `course hint {exercise}` helps"
+    line = f"{indent}raise NotImplementedError({message!r})\n".replace("'", '"')
+    if len(line) <= WIDTH + 1:
+        return [line]
+    opening = f"{indent}raise NotImplementedError("
+    return [
+        f'{opening}"{exercise}: not written yet; "\n',
+        f'{" " * len(opening)}"`course hint {exercise}` helps")\n',
+    ]
+
+
+def _exercise_note(lab: registry.Lab | None, name: str) -> list[str]:
+    if lab is None or name not in {exercise.name for exercise in lab.exercises}:
+        return []
+    exercise = lab.exercise(name)
+    number = [e.name for e in lab.exercises].index(name) + 1
+    uses = f" Builds on {', '.join(f'`{u}`' for u in exercise.uses)}." if exercise.uses else ""
+    words = (
+        f"# Exercise {lab.key.removeprefix('lab')}.{number} ({exercise.points} points):"
+        f" {exercise.teaches}.{uses}"
+    )
+    lines, line = [], ""
+    for word in words.split(" "):
+        if line and len(line) + 1 + len(word) > WIDTH:
+            lines.append(line + "\n")
+            line = "#"
+        line = f"{line} {word}" if line else word
+    return lines + [line + "\n"]
+
+
+def strip_solutions(source: str, filename: str = "<solution>") -> tuple[str, dict[str, list[str]]]:
+    """The student version of one solution file (every block replaced by its stub) and the hints
+    of each exercise: {"lab2.rotate": [level 1, level 2, level 3]}."""
+    stem = Path(filename).stem
+    try:
+        lab: registry.Lab | None = registry.lab(stem)
+    except registry.RegistryError:
+        lab = None
+    prefix = lab.key if lab else stem
     out: list[str] = []
+    hints: dict[str, list[str]] = {}
     lines = source.splitlines(keepends=True)
-    i = 0
+    function, i = None, 0
     while i < len(lines):
         begin = BEGIN.match(lines[i])
         if not begin:
             if END.match(lines[i]):
-                raise ReleaseError(f"{filename}:{i + 1}: '# END SOLUTION' without a '# BEGIN SOLUTION'")
-            out.append(lines[i])
+                raise ReleaseError(
+                    f"{filename}:{i + 1}: '# END SOLUTION' without a '# BEGIN SOLUTION'"
+                )
+            defined = DEF.match(lines[i])
+            if defined:
+                function = defined["name"]
+                while out and out[-1].startswith("@"):  # decorators stay with their function
+                    out.pop()
+                note_at = len(out)
+                out.append(lines[i])
+                out[note_at:note_at] = _exercise_note(lab, function)
+            else:
+                out.append(lines[i])
             i += 1
             continue
         indent, start = begin["indent"], i
-        if not indent:
-            raise ReleaseError(f"{filename}:{i + 1}: a solution block must sit inside a function body")
+        if not indent or function is None:
+            raise ReleaseError(
+                f"{filename}:{i + 1}: a solution block must sit inside a function body"
+            )
         i += 1
-        hints = []
+        levels: dict[int, list[str]] = {}
         while i < len(lines) and HINT.match(lines[i]):
-            hints.append(HINT.match(lines[i])["text"].strip())
+            hint = HINT.match(lines[i])
+            levels.setdefault(int(hint["level"]), []).append(hint["text"].strip())
             i += 1
         while i < len(lines) and not END.match(lines[i]):
             if BEGIN.match(lines[i]):
                 raise ReleaseError(f"{filename}:{i + 1}: solution blocks cannot be nested")
             i += 1
         if i == len(lines):
-            raise ReleaseError(f"{filename}:{start + 1}: '# BEGIN SOLUTION' is never closed by '# END SOLUTION'")
-        if not hints:
-            raise ReleaseError(f"{filename}:{start + 1}: a solution block needs a '# HINT:' line for the student")
-        out.extend(f"{indent}# HINT: {hint}\n" for hint in hints)
-        message = " ".join(hints)
-        out.append(f"{indent}raise NotImplementedError({message!r})\n")
+            raise ReleaseError(
+                f"{filename}:{start + 1}: '# BEGIN SOLUTION' is never closed by '# END SOLUTION'"
+            )
+        if sorted(levels) != list(range(1, LEVELS + 1)):
+            raise ReleaseError(
+                f"{filename}:{start + 1}: a solution block needs '# HINT 1:', '# HINT 2:' and "
+                "'# HINT 3:' lines (the idea, the API, nearly the code)"
+            )
+        exercise = f"{prefix}.{function}"
+        hints[exercise] = [" ".join(levels[level]) for level in range(1, LEVELS + 1)]
+        out.extend(stub(indent, exercise))
         i += 1
-    return "".join(out)
+    return "".join(out), hints
 
 
 def expected_labs(solutions: Path = ROOT / "solutions") -> dict[str, str]:
-    """File name -> generated student source, for every `lab*.py` in `solutions`."""
-    return {path.name: strip_solutions(path.read_text(), str(path)) for path in sorted(solutions.glob("lab*.py"))}
+    """File name -> generated content, for every `lab*.py` in `solutions` and `hints.json`."""
+    files, hints = {}, {}
+    for path in sorted(solutions.glob("lab*.py")):
+        files[path.name], found = strip_solutions(path.read_text(), str(path))
+        hints.update(found)
+    files[HINTS] = json.dumps(hints, indent=1, ensure_ascii=False) + "\n"
+    return files
 
 
 def stale_labs(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") -> list[str]:
-    """Names of the lab files that differ from, are missing from, or are extra to what is generated."""
+    """Names of the lab files that differ from, are missing from, or are extra to what is
+    generated."""
     expected = expected_labs(solutions)
     present = {path.name for path in labs.glob("lab*.py")}
-    stale = [name for name, text in expected.items() if not (labs / name).exists() or (labs / name).read_text() != text]
+    stale = [
+        name
+        for name, text in expected.items()
+        if not (labs / name).exists() or (labs / name).read_text() != text
+    ]
     return sorted(stale + sorted(present - expected.keys()))
 
 
 def write_labs(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") -> list[Path]:
     """Writes the generated labs atomically; removes lab files that no longer have a solution."""
-    labs.mkdir(parents=True, exist_ok=True)
     expected = expected_labs(solutions)
-    written = []
-    for name, text in expected.items():
-        target = labs / name
-        fd, tmp = tempfile.mkstemp(dir=labs, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-        written.append(target)
+    written = [atomic_write(labs / name, text) for name, text in expected.items()]
     for path in labs.glob("lab*.py"):
         if path.name not in expected:
             path.unlink()
     return written
+
+
+def hints(exercise: str, labs: Path = ROOT / "labs") -> list[str]:
+    """The three hint levels of `exercise` ("lab2.rotate"), from the released `labs/hints.json`."""
+    registry.exercise(exercise)  # raises RegistryError naming the exercises of the lab
+    path = labs / HINTS
+    try:
+        return json.loads(path.read_text())[exercise]
+    except FileNotFoundError:
+        raise ReleaseError(
+            f"{path} is missing: it comes with the labs (`course release` writes it)"
+        ) from None
+    except KeyError:
+        raise ReleaseError(f"{path} has no hints for {exercise}; run `course release`") from None

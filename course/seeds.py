@@ -4,6 +4,7 @@ TensorFlow's stateless random ops (`tf.random.stateless_*`, `tf.image.stateless_
 shape-[2] integer seed and always return the same draw for the same seed, which is what makes
 labs reproducible and gradable.
 """
+
 from __future__ import annotations
 
 from typing import Union
@@ -26,10 +27,13 @@ def as_seed(seed: Seed) -> tf.Tensor:
         return tf.constant([int(seed), 0], dtype=tf.int64)
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     if seed.shape != (2,):
-        raise ValueError(f"a seed is a Python int or a shape-[2] integer tensor, got shape {seed.shape}")
+        raise ValueError(
+            f"a seed is a Python int or a shape-[2] integer tensor, got shape {seed.shape}"
+        )
     return seed
 
 
 def split_seed(seed: Seed, num: int = 2) -> tf.Tensor:
-    """`num` independent seeds `[num, 2]` derived from one, for functions that draw several times."""
+    """`num` independent seeds `[num, 2]` derived from one, for functions that draw several
+    times."""
     return tf.random.experimental.stateless_split(as_seed(seed), num)

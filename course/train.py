@@ -4,6 +4,7 @@ The workshop's protocol: Adam with learning rate 1e-3, cross-entropy on logits, 
 epochs, the test accuracy measured after every epoch, and the best epoch reported (we report the
 last epoch's too, since picking the best epoch on the test split flatters every method).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,8 +49,13 @@ def compile_classifier(model: keras.Model, learning_rate: float = 1e-3) -> keras
     return model
 
 
-def fit_and_evaluate(model: keras.Model, train_ds: tf.data.Dataset, test_ds: tf.data.Dataset,
-                     epochs: int, verbose: str | int = "auto") -> TrainResult:
+def fit_and_evaluate(
+    model: keras.Model,
+    train_ds: tf.data.Dataset,
+    test_ds: tf.data.Dataset,
+    epochs: int,
+    verbose: str | int = "auto",
+) -> TrainResult:
     """Trains a compiled classifier for `epochs`, evaluating on `test_ds` after each epoch.
 
     train_ds, test_ds: batches of (images, integer labels), e.g. from lab 1's `make_pipeline`.
@@ -59,15 +65,22 @@ def fit_and_evaluate(model: keras.Model, train_ds: tf.data.Dataset, test_ds: tf.
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     start = time.perf_counter()
     # shuffle=False: a tf.data pipeline shuffles itself (Keras would only warn that it can't).
-    history = model.fit(train_ds, validation_data=test_ds, epochs=epochs, shuffle=False,
-                        verbose=verbose)
+    history = model.fit(
+        train_ds, validation_data=test_ds, epochs=epochs, shuffle=False, verbose=verbose
+    )
     seconds = time.perf_counter() - start
     keys = ("loss", "accuracy", "val_loss", "val_accuracy")
     missing = [k for k in keys if k not in history.history]
     if missing:
-        raise ValueError(f"training did not report {', '.join(missing)}: compile the model with "
-                         "compile_classifier and give a non-empty test_ds")
+        raise ValueError(
+            f"training did not report {', '.join(missing)}: compile the model with "
+            "compile_classifier and give a non-empty test_ds"
+        )
     curves = {k: [float(v) for v in history.history[k]] for k in keys}
     accuracy = curves["val_accuracy"]
-    return TrainResult(best_accuracy=100 * max(accuracy), final_accuracy=100 * accuracy[-1],
-                       history=curves, seconds=seconds)
+    return TrainResult(
+        best_accuracy=100 * max(accuracy),
+        final_accuracy=100 * accuracy[-1],
+        history=curves,
+        seconds=seconds,
+    )

@@ -13,8 +13,8 @@ You will write the four pieces of a supervised pipeline:
 - `build_backbone`: the workshop's small CNN, the feature extractor that every lab reuses;
 - `build_classifier`: a linear classification head on top of the backbone.
 
-`course check lab1` grades your functions, and `course experiment supervised --impl labs` trains the
-baseline with them.
+`course check lab1` grades your functions, and `course experiment supervised --impl labs` trains
+the baseline with them.
 """
 import keras
 import tensorflow as tf
@@ -24,6 +24,7 @@ from course.data import CIFAR10_MEAN, CIFAR10_STD
 from course.seeds import split_seed
 
 
+# Exercise 1.1 (4 points): scaling and per-channel normalisation of uint8 and float images.
 def standardize(images):
     """Scales images to [0, 1], then standardizes each channel with the CIFAR-10 statistics.
 
@@ -33,12 +34,12 @@ def standardize(images):
     Returns:
         float32 images of the same shape, `(x - CIFAR10_MEAN) / CIFAR10_STD` per channel.
     """
-    # HINT: tf.image.convert_image_dtype(images, tf.float32) scales uint8 by 1/255 and leaves floats
-    # HINT: in [0, 1] as they are; then subtract CIFAR10_MEAN and divide by CIFAR10_STD (both
-    # HINT: have shape [3], so they broadcast over the channel axis).
-    raise NotImplementedError('tf.image.convert_image_dtype(images, tf.float32) scales uint8 by 1/255 and leaves floats in [0, 1] as they are; then subtract CIFAR10_MEAN and divide by CIFAR10_STD (both have shape [3], so they broadcast over the channel axis).')
+    raise NotImplementedError("lab1.standardize: not written yet; "
+                              "`course hint lab1.standardize` helps")
 
 
+# Exercise 1.2 (7 points): tf.data input pipelines: shuffling, per-image augmentation, batching.
+# Builds on `standardize`.
 def make_pipeline(images, labels, batch_size=128, training=False, seed=None):
     """A `tf.data` pipeline of standardized image batches and their labels.
 
@@ -53,15 +54,11 @@ def make_pipeline(images, labels, batch_size=128, training=False, seed=None):
     Returns:
         A `tf.data.Dataset` of `(float32 [b, 32, 32, 3], int [b])` batches.
     """
-    # HINT: Dataset.from_tensor_slices((images, labels)), then .batch(batch_size), then .map() your
-    # HINT: standardize over each batch, then .prefetch(tf.data.AUTOTUNE). For training, add
-    # HINT: .shuffle(len(images), seed=..., reshuffle_each_iteration=True) before batching, and
-    # HINT: flip each batch with tf.image.stateless_random_flip_left_right; for a new flip seed
-    # HINT: per batch and epoch, zip the batches with tf.data.Dataset.random(seed=...,
-    # HINT: rerandomize_each_iteration=True).batch(2). split_seed(seed, 2) gives the two seeds.
-    raise NotImplementedError('Dataset.from_tensor_slices((images, labels)), then .batch(batch_size), then .map() your standardize over each batch, then .prefetch(tf.data.AUTOTUNE). For training, add .shuffle(len(images), seed=..., reshuffle_each_iteration=True) before batching, and flip each batch with tf.image.stateless_random_flip_left_right; for a new flip seed per batch and epoch, zip the batches with tf.data.Dataset.random(seed=..., rerandomize_each_iteration=True).batch(2). split_seed(seed, 2) gives the two seeds.')
+    raise NotImplementedError("lab1.make_pipeline: not written yet; "
+                              "`course hint lab1.make_pipeline` helps")
 
 
+# Exercise 1.3 (5 points): the workshop's CNN as a Keras functional model.
 def build_backbone(input_shape=(32, 32, 3)):
     """The workshop's CNN: three blocks of Conv2D -> ReLU -> MaxPool2D -> BatchNormalization.
 
@@ -74,12 +71,11 @@ def build_backbone(input_shape=(32, 32, 3)):
     Returns:
         A functional `keras.Model` from `[B, H, W, C]` images to float32 `[B, 512]` features.
     """
-    # HINT: start from inputs = keras.Input(input_shape); for each width in (8, 16, 32) apply
-    # HINT: layers.Conv2D(width, 3, padding="same"), layers.ReLU(), layers.MaxPool2D(2) and
-    # HINT: layers.BatchNormalization(); end with layers.Flatten() and keras.Model(inputs, outputs).
-    raise NotImplementedError('start from inputs = keras.Input(input_shape); for each width in (8, 16, 32) apply layers.Conv2D(width, 3, padding="same"), layers.ReLU(), layers.MaxPool2D(2) and layers.BatchNormalization(); end with layers.Flatten() and keras.Model(inputs, outputs).')
+    raise NotImplementedError("lab1.build_backbone: not written yet; "
+                              "`course hint lab1.build_backbone` helps")
 
 
+# Exercise 1.4 (4 points): reusing a model's layers and weights under a new head.
 def build_classifier(backbone, num_classes):
     """A linear classifier on top of `backbone`, sharing its layers and weights.
 
@@ -91,6 +87,5 @@ def build_classifier(backbone, num_classes):
         A functional `keras.Model` from `[B, H, W, C]` images to float32 `[B, num_classes]` logits
         (no softmax: the loss takes `from_logits=True`).
     """
-    # HINT: make a new keras.Input(backbone.input_shape[1:]), call the backbone on it like a layer
-    # HINT: (that reuses its weights), add layers.Dense(num_classes), and wrap in keras.Model.
-    raise NotImplementedError('make a new keras.Input(backbone.input_shape[1:]), call the backbone on it like a layer (that reuses its weights), add layers.Dense(num_classes), and wrap in keras.Model.')
+    raise NotImplementedError("lab1.build_classifier: not written yet; "
+                              "`course hint lab1.build_classifier` helps")

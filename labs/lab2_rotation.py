@@ -41,6 +41,7 @@ NUM_ROTATIONS = 4
 """Rotations by 0, 90, 180 and 270 degrees, labelled k = 0, 1, 2, 3."""
 
 
+# Exercise 2.1 (6 points): rotating image batches by quarter turns, one k per image.
 def rotate(images, k):
     """Rotates square images by `k * 90` degrees counter-clockwise, like `np.rot90(image, k)`.
 
@@ -52,12 +53,10 @@ def rotate(images, k):
     Returns:
         The rotated images, same shape and dtype.
     """
-    # HINT: tf.image.rot90(images, k) handles a scalar k. For one k per image, compute all four
-    # HINT: rotations, stack them on a new axis 1 ([B, 4, H, W, C]), and pick one per image with
-    # HINT: tf.gather(..., k % 4, batch_dims=1).
-    raise NotImplementedError('tf.image.rot90(images, k) handles a scalar k. For one k per image, compute all four rotations, stack them on a new axis 1 ([B, 4, H, W, C]), and pick one per image with tf.gather(..., k % 4, batch_dims=1).')
+    raise NotImplementedError("lab2.rotate: not written yet; `course hint lab2.rotate` helps")
 
 
+# Exercise 2.2 (4 points): a pretext task's labels made from the data itself. Builds on `rotate`.
 def rotation_batch(images):
     """Every image in all four rotations, with the rotation as its label.
 
@@ -68,11 +67,11 @@ def rotation_batch(images):
         `(x, y)`: the rotated images `[4B, H, W, C]` (same dtype) and int32 labels `[4B]`, where
         `x[i]` is an image rotated by `y[i] * 90` degrees counter-clockwise.
     """
-    # HINT: tf.concat the four tf.image.rot90(images, k), k = 0..3, along the batch axis; the
-    # HINT: labels are then tf.repeat(tf.range(4), B) in the same order.
-    raise NotImplementedError('tf.concat the four tf.image.rot90(images, k), k = 0..3, along the batch axis; the labels are then tf.repeat(tf.range(4), B) in the same order.')
+    raise NotImplementedError("lab2.rotation_batch: not written yet; "
+                              "`course hint lab2.rotation_batch` helps")
 
 
+# Exercise 2.3 (5 points): stateless, seeded randomness. Builds on `rotate`.
 def random_rotation(image, seed):
     """Rotates one image by a random multiple of 90 degrees.
 
@@ -84,11 +83,12 @@ def random_rotation(image, seed):
         `(rotated, k)`: the image rotated by `k * 90` degrees counter-clockwise, and the int32
         scalar k, uniform on {0, 1, 2, 3}.
     """
-    # HINT: draw k with tf.random.stateless_uniform([], as_seed(seed), minval=0, maxval=4,
-    # HINT: dtype=tf.int32) (maxval is excluded), then rotate with tf.image.rot90.
-    raise NotImplementedError('draw k with tf.random.stateless_uniform([], as_seed(seed), minval=0, maxval=4, dtype=tf.int32) (maxval is excluded), then rotate with tf.image.rot90.')
+    raise NotImplementedError("lab2.random_rotation: not written yet; "
+                              "`course hint lab2.random_rotation` helps")
 
 
+# Exercise 2.4 (6 points): a pretraining pipeline that sees every rotation once per epoch. Builds
+# on `rotate`.
 def make_rotation_dataset(images, batch_size=128, seed=None):
     """The pretraining pipeline: shuffled batches of rotated, standardized images and their k.
 
@@ -104,14 +104,11 @@ def make_rotation_dataset(images, batch_size=128, seed=None):
         A `tf.data.Dataset` of `(float32 [b, H, W, 3], int32 [b])` batches: the rotated images,
         standardized like lab 1's `standardize`, and their rotations k.
     """
-    # HINT: number the 4N examples: example i is image i // 4 rotated by k = i % 4. Shuffle
-    # HINT: tf.data.Dataset.range(4 * N) (reshuffle_each_iteration=True), batch it, then .map() a
-    # HINT: function that loads a whole batch: tf.gather the images, rotate them with your rotate,
-    # HINT: and standardize as in lab 1 (tf.image.convert_image_dtype, CIFAR10_MEAN, CIFAR10_STD).
-    # HINT: Finish with .prefetch(tf.data.AUTOTUNE). split_seed(seed, 1)[0, 0] is a scalar seed.
-    raise NotImplementedError('number the 4N examples: example i is image i // 4 rotated by k = i % 4. Shuffle tf.data.Dataset.range(4 * N) (reshuffle_each_iteration=True), batch it, then .map() a function that loads a whole batch: tf.gather the images, rotate them with your rotate, and standardize as in lab 1 (tf.image.convert_image_dtype, CIFAR10_MEAN, CIFAR10_STD). Finish with .prefetch(tf.data.AUTOTUNE). split_seed(seed, 1)[0, 0] is a scalar seed.')
+    raise NotImplementedError("lab2.make_rotation_dataset: not written yet; "
+                              "`course hint lab2.make_rotation_dataset` helps")
 
 
+# Exercise 2.5 (4 points): a pretext head on a shared backbone.
 def build_rotation_model(backbone):
     """The backbone with a rotation head: images to 4 rotation logits.
 
@@ -127,11 +124,11 @@ def build_rotation_model(backbone):
     Returns:
         A functional `keras.Model` from `[B, H, W, C]` images to float32 `[B, 4]` logits.
     """
-    # HINT: as lab 1's classifier: call the backbone on a new keras.Input(backbone.input_shape[1:]),
-    # HINT: add layers.Dense(4) for the four rotations, and wrap in keras.Model.
-    raise NotImplementedError("as lab 1's classifier: call the backbone on a new keras.Input(backbone.input_shape[1:]), add layers.Dense(4) for the four rotations, and wrap in keras.Model.")
+    raise NotImplementedError("lab2.build_rotation_model: not written yet; "
+                              "`course hint lab2.build_rotation_model` helps")
 
 
+# Exercise 2.6 (9 points): fine-tuning against linear probing, and frozen BatchNormalization.
 def transfer(backbone, num_classes, freeze_backbone=False):
     """A classifier on a pretrained backbone: the same backbone weights, a new Dense head.
 
@@ -145,7 +142,4 @@ def transfer(backbone, num_classes, freeze_backbone=False):
     Returns:
         A functional `keras.Model` from `[B, H, W, C]` images to float32 `[B, num_classes]` logits.
     """
-    # HINT: set backbone.trainable = not freeze_backbone, then build the model as lab 1's
-    # HINT: build_classifier does. (In Keras 3 an untrainable BatchNormalization layer also runs in
-    # HINT: inference mode, with its moving statistics.)
-    raise NotImplementedError("set backbone.trainable = not freeze_backbone, then build the model as lab 1's build_classifier does. (In Keras 3 an untrainable BatchNormalization layer also runs in inference mode, with its moving statistics.)")
+    raise NotImplementedError("lab2.transfer: not written yet; `course hint lab2.transfer` helps")

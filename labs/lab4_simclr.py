@@ -38,17 +38,17 @@ backbone with your `contrastive_step`, then fine-tunes and linear-probes it as l
 The settings follow the paper (Appendix A for the augmentations, B.9 for CIFAR-10) and the CIFAR-10
 command in google-research/simclr's README (batch 512, temperature 0.5, jitter strength 0.5):
 
-| setting                  | here        | paper                                                   |
-|--------------------------|-------------|---------------------------------------------------------|
-| crop area (`scale`)      | 0.2 to 1    | 0.08 to 1; 8% of 32x32 is only 9x9, CIFAR code uses 0.2 |
-| crop aspect ratio        | 3/4 to 4/3  | 3/4 to 4/3                                              |
-| left-right flip          | p = 0.5     | p = 0.5                                                 |
-| colour jitter strength s | 0.5         | 1.0 on ImageNet, 0.5 on CIFAR-10                        |
-| colour jitter applied    | p = 0.8     | p = 0.8                                                 |
-| grayscale                | p = 0.2     | p = 0.2                                                 |
-| Gaussian blur            | none        | on ImageNet only, left out on CIFAR-10                  |
-| temperature              | 0.5         | 0.5 on CIFAR-10, 0.1 on ImageNet                        |
-| projection head          | Dense, ReLU, Dense to 128 | the same                                  |
+| setting                  | here        | paper                                                  |
+|--------------------------|-------------|--------------------------------------------------------|
+| crop area (`scale`)      | 0.2 to 1    | 0.08 to 1; 8% of 32x32 is 9x9, CIFAR code uses 0.2     |
+| crop aspect ratio        | 3/4 to 4/3  | 3/4 to 4/3                                             |
+| left-right flip          | p = 0.5     | p = 0.5                                                |
+| colour jitter strength s | 0.5         | 1.0 on ImageNet, 0.5 on CIFAR-10                       |
+| colour jitter applied    | p = 0.8     | p = 0.8                                                |
+| grayscale                | p = 0.2     | p = 0.2                                                |
+| Gaussian blur            | none        | on ImageNet only, left out on CIFAR-10                 |
+| temperature              | 0.5         | 0.5 on CIFAR-10, 0.1 on ImageNet                       |
+| projection head          | Dense, ReLU, Dense to 128 | the same                                 |
 """
 import math
 
@@ -112,6 +112,7 @@ def _crop_boxes(top, left, height, width):
     return tf.stack([top, left, bottom, right], axis=1)
 
 
+# Exercise 4.1 (9 points): the crop that SimCLR's views depend on most.
 def random_resized_crop(images, seed, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3)):
     """Crops a random box of every image and resizes it back to the image's size.
 
@@ -135,18 +136,11 @@ def random_resized_crop(images, seed, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3)):
         float32 `[B, H, W, C]` in [0, 1].
     """
     images = _float_images(images)
-    # HINT: Draw CROP_TRIES candidate boxes per image, shape [B, CROP_TRIES], with
-    # HINT: tf.random.stateless_uniform and one seed per kind of draw (split_seed): an area
-    # HINT: fraction s uniform in `scale`, and an aspect ratio r = exp(uniform in log(`ratio`)).
-    # HINT: As fractions of the image's sides, the box is sqrt(s * W / (H * r)) high and
-    # HINT: sqrt(s * H * r / W) wide. Keep each image's first candidate that fits (both <= 1:
-    # HINT: tf.argmax, then tf.gather(..., batch_dims=1)); where none fits, take the whole image.
-    # HINT: Place the box at a uniformly random position inside the image, make the boxes with
-    # HINT: _crop_boxes(top, left, height, width), and resample them with
-    # HINT: tf.image.crop_and_resize(images, boxes, tf.range(B), [H, W], method="bilinear").
-    raise NotImplementedError('Draw CROP_TRIES candidate boxes per image, shape [B, CROP_TRIES], with tf.random.stateless_uniform and one seed per kind of draw (split_seed): an area fraction s uniform in `scale`, and an aspect ratio r = exp(uniform in log(`ratio`)). As fractions of the image\'s sides, the box is sqrt(s * W / (H * r)) high and sqrt(s * H * r / W) wide. Keep each image\'s first candidate that fits (both <= 1: tf.argmax, then tf.gather(..., batch_dims=1)); where none fits, take the whole image. Place the box at a uniformly random position inside the image, make the boxes with _crop_boxes(top, left, height, width), and resample them with tf.image.crop_and_resize(images, boxes, tf.range(B), [H, W], method="bilinear").')
+    raise NotImplementedError("lab4.random_resized_crop: not written yet; "
+                              "`course hint lab4.random_resized_crop` helps")
 
 
+# Exercise 4.2 (6 points): colour distortions, each drawn per image.
 def color_jitter(images, seed, strength=0.5):
     """Randomly changes the brightness, contrast, saturation and hue of every image.
 
@@ -175,19 +169,11 @@ def color_jitter(images, seed, strength=0.5):
         float32 `[B, H, W, 3]` in [0, 1].
     """
     images = _float_images(images)
-    # HINT: tf.image.adjust_* take one factor for the whole batch, so write the four operations
-    # HINT: yourself, each from images [b, H, W, 3] and one factor per image [b] (_per_image
-    # HINT: reshapes it to broadcast): brightness x * f; contrast x * f + mean * (1 - f), with the
-    # HINT: mean per image and channel; saturation x * f + gray * (1 - f), with gray the luma
-    # HINT: (LUMA_WEIGHTS); hue: add d to the H of tf.image.rgb_to_hsv modulo 1 and convert back
-    # HINT: with tf.image.hsv_to_rgb, keeping x where d == 0 (strength 0 must be exact). Draw the
-    # HINT: factors with tf.random.stateless_uniform; tf.argsort of 4 uniform numbers per image is a
-    # HINT: random order. At each of the 4 steps, split the batch by the operation each image
-    # HINT: applies now (tf.dynamic_partition), apply each operation to its group, put the images
-    # HINT: back in their places (tf.dynamic_stitch), and clip to [0, 1].
-    raise NotImplementedError('tf.image.adjust_* take one factor for the whole batch, so write the four operations yourself, each from images [b, H, W, 3] and one factor per image [b] (_per_image reshapes it to broadcast): brightness x * f; contrast x * f + mean * (1 - f), with the mean per image and channel; saturation x * f + gray * (1 - f), with gray the luma (LUMA_WEIGHTS); hue: add d to the H of tf.image.rgb_to_hsv modulo 1 and convert back with tf.image.hsv_to_rgb, keeping x where d == 0 (strength 0 must be exact). Draw the factors with tf.random.stateless_uniform; tf.argsort of 4 uniform numbers per image is a random order. At each of the 4 steps, split the batch by the operation each image applies now (tf.dynamic_partition), apply each operation to its group, put the images back in their places (tf.dynamic_stitch), and clip to [0, 1].')
+    raise NotImplementedError("lab4.color_jitter: not written yet; "
+                              "`course hint lab4.color_jitter` helps")
 
 
+# Exercise 4.3 (6 points): an augmentation applied with a probability.
 def random_grayscale(images, seed, p=0.2):
     """Turns each image, with probability `p`, into its luma repeated on the three channels.
 
@@ -203,13 +189,12 @@ def random_grayscale(images, seed, p=0.2):
         float32 `[B, H, W, 3]` in [0, 1].
     """
     images = _float_images(images)
-    # HINT: One coin per image: tf.random.stateless_uniform([B], as_seed(seed)) < p. The gray image
-    # HINT: is tf.reduce_sum(images * LUMA_WEIGHTS, axis=-1, keepdims=True), broadcast back to the
-    # HINT: three channels (tf.broadcast_to); choose per image with _where_per_image(coin, gray,
-    # HINT: images), or tf.where.
-    raise NotImplementedError('One coin per image: tf.random.stateless_uniform([B], as_seed(seed)) < p. The gray image is tf.reduce_sum(images * LUMA_WEIGHTS, axis=-1, keepdims=True), broadcast back to the three channels (tf.broadcast_to); choose per image with _where_per_image(coin, gray, images), or tf.where.')
+    raise NotImplementedError("lab4.random_grayscale: not written yet; "
+                              "`course hint lab4.random_grayscale` helps")
 
 
+# Exercise 4.4 (7 points): composing the SimCLR recipe for CIFAR-10. Builds on
+# `random_resized_crop`, `color_jitter`, `random_grayscale`.
 def augment(images, seed):
     """SimCLR's augmentation for CIFAR-10: one random view of every image.
 
@@ -227,14 +212,10 @@ def augment(images, seed):
         float32 `[B, H, W, 3]` in [0, 1].
     """
     images = _float_images(images)
-    # HINT: Split `seed` into one seed per random step (split_seed(seed, 5)). Crop with
-    # HINT: random_resized_crop; flip each image on its own coin (tf.reverse(x, axis=[2]) flips
-    # HINT: left-right; choose per image with _where_per_image); run color_jitter on the whole batch
-    # HINT: and keep its result where the image's coin < JITTER_PROBABILITY; finish with
-    # HINT: random_grayscale(x, ..., GRAYSCALE_PROBABILITY).
-    raise NotImplementedError("Split `seed` into one seed per random step (split_seed(seed, 5)). Crop with random_resized_crop; flip each image on its own coin (tf.reverse(x, axis=[2]) flips left-right; choose per image with _where_per_image); run color_jitter on the whole batch and keep its result where the image's coin < JITTER_PROBABILITY; finish with random_grayscale(x, ..., GRAYSCALE_PROBABILITY).")
+    raise NotImplementedError("lab4.augment: not written yet; `course hint lab4.augment` helps")
 
 
+# Exercise 4.5 (4 points): the projection head that the loss is computed on.
 def build_projection_head(input_dim, hidden_dim=512, output_dim=128):
     """The projection head g of SimCLR: `Dense(hidden_dim) -> ReLU -> Dense(output_dim)`.
 
@@ -251,9 +232,8 @@ def build_projection_head(input_dim, hidden_dim=512, output_dim=128):
     Returns:
         a `keras.Model` from `(input_dim,)` to `(output_dim,)`.
     """
-    # HINT: keras.Input(shape=(input_dim,)) -> keras.layers.Dense(hidden_dim) -> keras.layers.ReLU()
-    # HINT: -> keras.layers.Dense(output_dim), then keras.Model(inputs, outputs).
-    raise NotImplementedError('keras.Input(shape=(input_dim,)) -> keras.layers.Dense(hidden_dim) -> keras.layers.ReLU() -> keras.layers.Dense(output_dim), then keras.Model(inputs, outputs).')
+    raise NotImplementedError("lab4.build_projection_head: not written yet; "
+                              "`course hint lab4.build_projection_head` helps")
 
 
 def _l2_normalize(z):
@@ -270,6 +250,7 @@ def _l2_normalize(z):
     return tf.math.l2_normalize(z, axis=1)
 
 
+# Exercise 4.6 (10 points): the NT-Xent contrastive loss, numerically stable.
 def nt_xent_loss(z1, z2, temperature=0.5):
     """The NT-Xent (normalised temperature-scaled cross-entropy) loss of SimCLR.
 
@@ -291,14 +272,12 @@ def nt_xent_loss(z1, z2, temperature=0.5):
     Returns:
         a float32 scalar, finite for any nonzero embeddings.
     """
-    # HINT: Normalise the rows of z1 and z2 with _l2_normalize (safe for any length) and stack them:
-    # HINT: z [2B, D]. logits = z @ z^T / temperature, [2B, 2B]. Exclude each anchor itself: set the
-    # HINT: diagonal to -inf with tf.linalg.set_diag(logits, tf.fill([2B], -math.inf)). The
-    # HINT: partner of row i is row (i + B) mod 2B; tf.nn.sparse_softmax_cross_entropy_with_logits(
-    # HINT: labels=partners, logits=logits) computes the log-softmax stably; return its mean.
-    raise NotImplementedError('Normalise the rows of z1 and z2 with _l2_normalize (safe for any length) and stack them: z [2B, D]. logits = z @ z^T / temperature, [2B, 2B]. Exclude each anchor itself: set the diagonal to -inf with tf.linalg.set_diag(logits, tf.fill([2B], -math.inf)). The partner of row i is row (i + B) mod 2B; tf.nn.sparse_softmax_cross_entropy_with_logits( labels=partners, logits=logits) computes the log-softmax stably; return its mean.')
+    raise NotImplementedError("lab4.nt_xent_loss: not written yet; "
+                              "`course hint lab4.nt_xent_loss` helps")
 
 
+# Exercise 4.7 (7 points): a custom training step with tf.GradientTape. Builds on `augment`,
+# `nt_xent_loss`.
 def contrastive_step(encoder, head, optimizer, images, seed, temperature=0.5):
     """One SimCLR training step on a batch of images.
 
@@ -324,10 +303,5 @@ def contrastive_step(encoder, head, optimizer, images, seed, temperature=0.5):
     Returns:
         the loss of this batch, a float32 scalar, computed before the update.
     """
-    # HINT: Split `seed` in two and make the views tf.concat([augment(images, seed_1),
-    # HINT: augment(images, seed_2)], axis=0). Inside a tf.GradientTape, compute
-    # HINT: z = head(encoder(views, training=True), training=True), split z into its two halves and
-    # HINT: compute nt_xent_loss. Take tape.gradient over encoder.trainable_variables +
-    # HINT: head.trainable_variables, apply it with optimizer.apply_gradients(zip(gradients,
-    # HINT: variables)), and return the loss.
-    raise NotImplementedError('Split `seed` in two and make the views tf.concat([augment(images, seed_1), augment(images, seed_2)], axis=0). Inside a tf.GradientTape, compute z = head(encoder(views, training=True), training=True), split z into its two halves and compute nt_xent_loss. Take tape.gradient over encoder.trainable_variables + head.trainable_variables, apply it with optimizer.apply_gradients(zip(gradients, variables)), and return the loss.')
+    raise NotImplementedError("lab4.contrastive_step: not written yet; "
+                              "`course hint lab4.contrastive_step` helps")

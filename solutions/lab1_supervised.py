@@ -13,8 +13,8 @@ You will write the four pieces of a supervised pipeline:
 - `build_backbone`: the workshop's small CNN, the feature extractor that every lab reuses;
 - `build_classifier`: a linear classification head on top of the backbone.
 
-`course check lab1` grades your functions, and `course experiment supervised --impl labs` trains the
-baseline with them.
+`course check lab1` grades your functions, and `course experiment supervised --impl labs` trains
+the baseline with them.
 """
 import keras
 import tensorflow as tf
@@ -34,9 +34,14 @@ def standardize(images):
         float32 images of the same shape, `(x - CIFAR10_MEAN) / CIFAR10_STD` per channel.
     """
     # BEGIN SOLUTION
-    # HINT: tf.image.convert_image_dtype(images, tf.float32) scales uint8 by 1/255 and leaves floats
-    # HINT: in [0, 1] as they are; then subtract CIFAR10_MEAN and divide by CIFAR10_STD (both
-    # HINT: have shape [3], so they broadcast over the channel axis).
+    # HINT 1: Bring every image to floats in [0, 1] first: uint8 pixels are divided by 255, float
+    # HINT 1: images stay as they are. Then subtract each colour channel's mean and divide by its
+    # HINT 1: std. Watch out: a float image must not be divided by 255 a second time.
+    # HINT 2: tf.image.convert_image_dtype(images, tf.float32) does the first step for both dtypes
+    # HINT 2: (it rescales integers only). CIFAR10_MEAN and CIFAR10_STD have shape [3], so they
+    # HINT 2: broadcast over the last (channel) axis of [B, H, W, 3] or [H, W, 3].
+    # HINT 3: Turn the input into a tensor (tf.convert_to_tensor), convert it to float32 with
+    # HINT 3: tf.image.convert_image_dtype, then subtract CIFAR10_MEAN and divide by CIFAR10_STD.
     images = tf.image.convert_image_dtype(tf.convert_to_tensor(images), tf.float32)
     return (images - CIFAR10_MEAN) / CIFAR10_STD
     # END SOLUTION
@@ -57,12 +62,19 @@ def make_pipeline(images, labels, batch_size=128, training=False, seed=None):
         A `tf.data.Dataset` of `(float32 [b, 32, 32, 3], int [b])` batches.
     """
     # BEGIN SOLUTION
-    # HINT: Dataset.from_tensor_slices((images, labels)), then .batch(batch_size), then .map() your
-    # HINT: standardize over each batch, then .prefetch(tf.data.AUTOTUNE). For training, add
-    # HINT: .shuffle(len(images), seed=..., reshuffle_each_iteration=True) before batching, and
-    # HINT: flip each batch with tf.image.stateless_random_flip_left_right; for a new flip seed
-    # HINT: per batch and epoch, zip the batches with tf.data.Dataset.random(seed=...,
-    # HINT: rerandomize_each_iteration=True).batch(2). split_seed(seed, 2) gives the two seeds.
+    # HINT 1: Serve standardized (image, label) batches. For training, shuffle anew every epoch and
+    # HINT 1: flip each image left-right on its own coin; for evaluation, keep the order and give
+    # HINT 1: each example once. Watch out: a fixed seed must still reshuffle every epoch.
+    # HINT 2: tf.data.Dataset.from_tensor_slices, .batch, .map, .prefetch and .shuffle(n, seed=s,
+    # HINT 2: reshuffle_each_iteration=True). tf.image.stateless_random_flip_left_right(x, seed)
+    # HINT 2: flips each image of a batch on its own coin. tf.data seeds are scalars, and
+    # HINT 2: tf.data.Dataset.random(seed=s, rerandomize_each_iteration=True) redraws each epoch.
+    # HINT 3: Make the dataset from the (images, labels) pair. If training, take two scalar seeds
+    # HINT 3: from split_seed(seed, 2)[:, 0] and shuffle with a buffer of len(images), reshuffled
+    # HINT 3: each iteration. Batch. If training, zip the batches with
+    # HINT 3: tf.data.Dataset.random(...).batch(2) (a shape-[2] seed per batch) and map a function
+    # HINT 3: that flips x with tf.image.stateless_random_flip_left_right and keeps y. Map
+    # HINT 3: standardize over x, then prefetch.
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     if training:
         # tf.data takes scalar seeds: one for the shuffle, one for the stream of flip seeds.
@@ -102,9 +114,17 @@ def build_backbone(input_shape=(32, 32, 3)):
         A functional `keras.Model` from `[B, H, W, C]` images to float32 `[B, 512]` features.
     """
     # BEGIN SOLUTION
-    # HINT: start from inputs = keras.Input(input_shape); for each width in (8, 16, 32) apply
-    # HINT: layers.Conv2D(width, 3, padding="same"), layers.ReLU(), layers.MaxPool2D(2) and
-    # HINT: layers.BatchNormalization(); end with layers.Flatten() and keras.Model(inputs, outputs).
+    # HINT 1: Build the workshop's CNN from an input to an output: three blocks of 3x3 convolution
+    # HINT 1: (padded to keep the size), ReLU, 2x2 max-pooling and batch normalisation, in that
+    # HINT 1: order, with 8, 16 and 32 filters, then flatten to 512 features (6,256 parameters).
+    # HINT 2: keras.Input(input_shape), layers.Conv2D(filters, 3, padding="same"), layers.ReLU(),
+    # HINT 2: layers.MaxPool2D(2), layers.BatchNormalization(), layers.Flatten() and
+    # HINT 2: keras.Model(inputs, outputs). You call each layer on a tensor to get the next tensor;
+    # HINT 2: model.count_params() checks your count.
+    # HINT 3: Make an input of input_shape and keep a running tensor x. Loop over the widths 8, 16
+    # HINT 3: and 32; each time, pass x through a 3x3 Conv2D of that width with "same" padding, a
+    # HINT 3: ReLU, a MaxPool2D(2) and a BatchNormalization. Flatten x, and wrap the input and the
+    # HINT 3: flattened tensor in a keras.Model.
     inputs = keras.Input(input_shape)
     x = inputs
     for width in (8, 16, 32):
@@ -129,8 +149,15 @@ def build_classifier(backbone, num_classes):
         (no softmax: the loss takes `from_logits=True`).
     """
     # BEGIN SOLUTION
-    # HINT: make a new keras.Input(backbone.input_shape[1:]), call the backbone on it like a layer
-    # HINT: (that reuses its weights), add layers.Dense(num_classes), and wrap in keras.Model.
+    # HINT 1: Put a linear layer with one output per class on top of the backbone's features. Reuse
+    # HINT 1: the backbone you are given (don't build a new one) so that its weights are shared,
+    # HINT 1: and return raw scores (logits), without softmax.
+    # HINT 2: A functional keras.Model can be called like a layer: backbone(tensor) reuses its
+    # HINT 2: layers and weights. keras.Input(backbone.input_shape[1:]) gives an input of the right
+    # HINT 2: image shape; layers.Dense(num_classes) with no activation gives logits.
+    # HINT 3: Make a new input with the backbone's image shape, call the backbone on it to get the
+    # HINT 3: features, pass them through a Dense layer of num_classes units, and wrap the input
+    # HINT 3: and the logits in a keras.Model.
     inputs = keras.Input(backbone.input_shape[1:])
     features = backbone(inputs)
     outputs = layers.Dense(num_classes)(features)

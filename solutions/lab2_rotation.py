@@ -53,9 +53,17 @@ def rotate(images, k):
         The rotated images, same shape and dtype.
     """
     # BEGIN SOLUTION
-    # HINT: tf.image.rot90(images, k) handles a scalar k. For one k per image, compute all four
-    # HINT: rotations, stack them on a new axis 1 ([B, 4, H, W, C]), and pick one per image with
-    # HINT: tf.gather(..., k % 4, batch_dims=1).
+    # HINT 1: Turn each image counter-clockwise by k quarter turns, as np.rot90 does on the height
+    # HINT 1: and width axes. k is one number for the batch or one per image, any integer (k = -1
+    # HINT 1: means 3). Watch out: with one k per image, each image turns by its own amount.
+    # HINT 2: tf.image.rot90(images, k) rotates counter-clockwise, works on [B, H, W, C] and [H, W,
+    # HINT 2: C], but takes only a scalar k. For one k per image, tf.gather(candidates, k % 4,
+    # HINT 2: batch_dims=1) picks one of several candidates per image (tf.where or tf.map_fn can
+    # HINT 2: work too).
+    # HINT 3: Convert the images to a tensor and cast k to int32. If k has rank 0, return
+    # HINT 3: tf.image.rot90 of the images by k. Otherwise stack the four rotations j = 0..3 with
+    # HINT 3: tf.stack on a new axis 1 ([B, 4, H, W, C]) and gather from it with k % 4 and
+    # HINT 3: batch_dims=1.
     images = tf.convert_to_tensor(images)
     k = tf.cast(k, tf.int32)
     if k.shape.rank == 0:
@@ -78,8 +86,15 @@ def rotation_batch(images):
         `x[i]` is an image rotated by `y[i] * 90` degrees counter-clockwise.
     """
     # BEGIN SOLUTION
-    # HINT: tf.concat the four tf.image.rot90(images, k), k = 0..3, along the batch axis; the
-    # HINT: labels are then tf.repeat(tf.range(4), B) in the same order.
+    # HINT 1: Every image appears four times, once per rotation, and each copy is labelled with its
+    # HINT 1: k (0, 1, 2 or 3). Any order is fine as long as each label matches its image's
+    # HINT 1: rotation. Watch out: the labels are int32.
+    # HINT 2: tf.image.rot90(images, k) rotates a whole batch at once; tf.concat(..., axis=0) joins
+    # HINT 2: batches; tf.range(4, dtype=tf.int32) and tf.repeat or tf.tile build the labels;
+    # HINT 2: tf.shape(images)[0] is B even when the batch size is unknown.
+    # HINT 3: Convert the images to a tensor. Concatenate the four rotations k = 0..3 along axis 0,
+    # HINT 3: so that block k holds every image rotated by k. The labels are then tf.range(4) as
+    # HINT 3: int32 with each value repeated B times (tf.repeat). Return both.
     images = tf.convert_to_tensor(images)
     x = tf.concat([tf.image.rot90(images, k) for k in range(NUM_ROTATIONS)], axis=0)
     y = tf.repeat(tf.range(NUM_ROTATIONS, dtype=tf.int32), tf.shape(images)[0])
@@ -99,8 +114,14 @@ def random_rotation(image, seed):
         scalar k, uniform on {0, 1, 2, 3}.
     """
     # BEGIN SOLUTION
-    # HINT: draw k with tf.random.stateless_uniform([], as_seed(seed), minval=0, maxval=4,
-    # HINT: dtype=tf.int32) (maxval is excluded), then rotate with tf.image.rot90.
+    # HINT 1: Draw one k uniformly from {0, 1, 2, 3} with the given seed, and return the image
+    # HINT 1: rotated by k together with k. Watch out: the draw must come from the seed (same seed,
+    # HINT 1: same k), not from a global random state, and k is an int32 scalar.
+    # HINT 2: tf.random.stateless_uniform(shape, seed, minval, maxval, dtype=tf.int32) draws
+    # HINT 2: integers in [minval, maxval), maxval excluded; as_seed(seed) turns a Python int into
+    # HINT 2: a shape-[2] seed. tf.image.rot90(image, k) does the rotation.
+    # HINT 3: Draw a scalar k (shape []) with tf.random.stateless_uniform from as_seed(seed), with
+    # HINT 3: maxval 4 and dtype int32, then return tf.image.rot90 of the image by k, and k.
     k = tf.random.stateless_uniform([], as_seed(seed), maxval=NUM_ROTATIONS, dtype=tf.int32)
     return tf.image.rot90(image, k), k
     # END SOLUTION
@@ -122,11 +143,18 @@ def make_rotation_dataset(images, batch_size=128, seed=None):
         standardized like lab 1's `standardize`, and their rotations k.
     """
     # BEGIN SOLUTION
-    # HINT: number the 4N examples: example i is image i // 4 rotated by k = i % 4. Shuffle
-    # HINT: tf.data.Dataset.range(4 * N) (reshuffle_each_iteration=True), batch it, then .map() a
-    # HINT: function that loads a whole batch: tf.gather the images, rotate them with your rotate,
-    # HINT: and standardize as in lab 1 (tf.image.convert_image_dtype, CIFAR10_MEAN, CIFAR10_STD).
-    # HINT: Finish with .prefetch(tf.data.AUTOTUNE). split_seed(seed, 1)[0, 0] is a scalar seed.
+    # HINT 1: An epoch holds 4N examples, every image in all four rotations, in a new random order
+    # HINT 1: each epoch, batched, standardized as in lab 1 and labelled with k. Tip: shuffling
+    # HINT 1: indices is much cheaper than making all 4N rotated images up front.
+    # HINT 2: tf.data.Dataset.range(n), .shuffle(n, seed=s, reshuffle_each_iteration=True), .batch,
+    # HINT 2: .map, .prefetch; tf.gather loads a batch of images; your rotate takes one k per
+    # HINT 2: image; tf.image.convert_image_dtype, CIFAR10_MEAN and CIFAR10_STD standardize;
+    # HINT 2: tf.data wants a scalar seed such as split_seed(seed, 1)[0, 0].
+    # HINT 3: Number the examples so that example i is image i // 4 rotated by k = i % 4. Shuffle
+    # HINT 3: tf.data.Dataset.range(4 * N) with a buffer of 4 * N and the scalar seed, then batch.
+    # HINT 3: Map a function of a batch of indices: k is indices % 4 cast to int32; gather the
+    # HINT 3: images at indices // 4, rotate them by k, scale them to float32 in [0, 1] and
+    # HINT 3: standardize them; return the images and k. Finish with prefetch.
     images = tf.convert_to_tensor(images)
     num_examples = NUM_ROTATIONS * len(images)
 
@@ -164,8 +192,15 @@ def build_rotation_model(backbone):
         A functional `keras.Model` from `[B, H, W, C]` images to float32 `[B, 4]` logits.
     """
     # BEGIN SOLUTION
-    # HINT: as lab 1's classifier: call the backbone on a new keras.Input(backbone.input_shape[1:]),
-    # HINT: add layers.Dense(4) for the four rotations, and wrap in keras.Model.
+    # HINT 1: Like lab 1's classifier, but the head predicts which of the 4 rotations was applied:
+    # HINT 1: 4 logits, no softmax. Call the given backbone rather than building a new one, so that
+    # HINT 1: pretraining trains exactly the weights that transfer receives.
+    # HINT 2: backbone(tensor) reuses its layers and weights; keras.Input(backbone.input_shape[1:])
+    # HINT 2: is a new input of the right shape; layers.Dense(NUM_ROTATIONS) with no activation is
+    # HINT 2: a linear head; keras.Model(inputs, outputs) wraps it all.
+    # HINT 3: Make a new input with the backbone's image shape, call the backbone on it, put a
+    # HINT 3: Dense layer of NUM_ROTATIONS units on the features, and wrap the input and the logits
+    # HINT 3: in a keras.Model.
     inputs = keras.Input(backbone.input_shape[1:])
     features = backbone(inputs)
     outputs = layers.Dense(NUM_ROTATIONS)(features)
@@ -187,9 +222,17 @@ def transfer(backbone, num_classes, freeze_backbone=False):
         A functional `keras.Model` from `[B, H, W, C]` images to float32 `[B, num_classes]` logits.
     """
     # BEGIN SOLUTION
-    # HINT: set backbone.trainable = not freeze_backbone, then build the model as lab 1's
-    # HINT: build_classifier does. (In Keras 3 an untrainable BatchNormalization layer also runs in
-    # HINT: inference mode, with its moving statistics.)
+    # HINT 1: A new classifier head on the pretrained backbone, same weights. For the linear probe
+    # HINT 1: only the head learns: the backbone is frozen and its batch normalisation uses stored
+    # HINT 1: statistics. Watch out: with freeze_backbone=False the whole network must train.
+    # HINT 2: backbone.trainable = False freezes it and, in Keras 3, runs its BatchNormalization in
+    # HINT 2: inference mode; backbone(inputs, training=False) alone is not enough, the outer
+    # HINT 2: model's training=True overrides it. The rest is lab 1's build_classifier:
+    # HINT 2: keras.Input, layers.Dense(num_classes), keras.Model.
+    # HINT 3: Set the backbone's trainable flag to the opposite of freeze_backbone. Make a new
+    # HINT 3: input with the backbone's image shape, call the backbone on it, put a new Dense layer
+    # HINT 3: of num_classes units on the features, and wrap the input and the logits in a
+    # HINT 3: keras.Model.
     backbone.trainable = not freeze_backbone
     inputs = keras.Input(backbone.input_shape[1:])
     # Frozen, BatchNormalization normalises with its moving statistics even while the head trains,

@@ -38,17 +38,17 @@ backbone with your `contrastive_step`, then fine-tunes and linear-probes it as l
 The settings follow the paper (Appendix A for the augmentations, B.9 for CIFAR-10) and the CIFAR-10
 command in google-research/simclr's README (batch 512, temperature 0.5, jitter strength 0.5):
 
-| setting                  | here        | paper                                                   |
-|--------------------------|-------------|---------------------------------------------------------|
-| crop area (`scale`)      | 0.2 to 1    | 0.08 to 1; 8% of 32x32 is only 9x9, CIFAR code uses 0.2 |
-| crop aspect ratio        | 3/4 to 4/3  | 3/4 to 4/3                                              |
-| left-right flip          | p = 0.5     | p = 0.5                                                 |
-| colour jitter strength s | 0.5         | 1.0 on ImageNet, 0.5 on CIFAR-10                        |
-| colour jitter applied    | p = 0.8     | p = 0.8                                                 |
-| grayscale                | p = 0.2     | p = 0.2                                                 |
-| Gaussian blur            | none        | on ImageNet only, left out on CIFAR-10                  |
-| temperature              | 0.5         | 0.5 on CIFAR-10, 0.1 on ImageNet                        |
-| projection head          | Dense, ReLU, Dense to 128 | the same                                  |
+| setting                  | here        | paper                                                  |
+|--------------------------|-------------|--------------------------------------------------------|
+| crop area (`scale`)      | 0.2 to 1    | 0.08 to 1; 8% of 32x32 is 9x9, CIFAR code uses 0.2     |
+| crop aspect ratio        | 3/4 to 4/3  | 3/4 to 4/3                                             |
+| left-right flip          | p = 0.5     | p = 0.5                                                |
+| colour jitter strength s | 0.5         | 1.0 on ImageNet, 0.5 on CIFAR-10                       |
+| colour jitter applied    | p = 0.8     | p = 0.8                                                |
+| grayscale                | p = 0.2     | p = 0.2                                                |
+| Gaussian blur            | none        | on ImageNet only, left out on CIFAR-10                 |
+| temperature              | 0.5         | 0.5 on CIFAR-10, 0.1 on ImageNet                       |
+| projection head          | Dense, ReLU, Dense to 128 | the same                                 |
 """
 import math
 
@@ -136,15 +136,19 @@ def random_resized_crop(images, seed, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3)):
     """
     images = _float_images(images)
     # BEGIN SOLUTION
-    # HINT: Draw CROP_TRIES candidate boxes per image, shape [B, CROP_TRIES], with
-    # HINT: tf.random.stateless_uniform and one seed per kind of draw (split_seed): an area
-    # HINT: fraction s uniform in `scale`, and an aspect ratio r = exp(uniform in log(`ratio`)).
-    # HINT: As fractions of the image's sides, the box is sqrt(s * W / (H * r)) high and
-    # HINT: sqrt(s * H * r / W) wide. Keep each image's first candidate that fits (both <= 1:
-    # HINT: tf.argmax, then tf.gather(..., batch_dims=1)); where none fits, take the whole image.
-    # HINT: Place the box at a uniformly random position inside the image, make the boxes with
-    # HINT: _crop_boxes(top, left, height, width), and resample them with
-    # HINT: tf.image.crop_and_resize(images, boxes, tf.range(B), [H, W], method="bilinear").
+    # HINT 1: Per image: a box whose area fraction is uniform in scale and whose aspect ratio
+    # HINT 1: (width / height) is log-uniform in ratio, at a random place, resized to H x W
+    # HINT 1: bilinearly. Watch out: redraw a box that doesn't fit; clipping it breaks the bounds.
+    # HINT 2: tf.random.stateless_uniform([B, CROP_TRIES], seed, minval, maxval) draws all tries at
+    # HINT 2: once (split_seed: a seed per kind of draw); tf.argmax on a 0/1 fits mask finds the
+    # HINT 2: first fit, tf.gather(..., batch_dims=1) takes it; _crop_boxes;
+    # HINT 2: tf.image.crop_and_resize(images, boxes, box_indices, crop_size, method="bilinear").
+    # HINT 3: Draw areas and log-ratios of shape [B, CROP_TRIES] and exponentiate the log-ratios.
+    # HINT 3: As fractions of the image's sides, a box is sqrt(area * W / (H * r)) high and
+    # HINT 3: sqrt(area * H * r / W) wide. Keep each image's first try with both sides <= 1; where
+    # HINT 3: none fits, fall back as the docstring says (a square image: the whole image). Draw
+    # HINT 3: top and left as (1 - side) times a uniform number, make the boxes with _crop_boxes,
+    # HINT 3: crop with tf.range(B) as box indices and [H, W] as size, and clip to [0, 1].
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]
     image_aspect = tf.cast(width, tf.float32) / tf.cast(height, tf.float32)
@@ -210,16 +214,19 @@ def color_jitter(images, seed, strength=0.5):
     """
     images = _float_images(images)
     # BEGIN SOLUTION
-    # HINT: tf.image.adjust_* take one factor for the whole batch, so write the four operations
-    # HINT: yourself, each from images [b, H, W, 3] and one factor per image [b] (_per_image
-    # HINT: reshapes it to broadcast): brightness x * f; contrast x * f + mean * (1 - f), with the
-    # HINT: mean per image and channel; saturation x * f + gray * (1 - f), with gray the luma
-    # HINT: (LUMA_WEIGHTS); hue: add d to the H of tf.image.rgb_to_hsv modulo 1 and convert back
-    # HINT: with tf.image.hsv_to_rgb, keeping x where d == 0 (strength 0 must be exact). Draw the
-    # HINT: factors with tf.random.stateless_uniform; tf.argsort of 4 uniform numbers per image is a
-    # HINT: random order. At each of the 4 steps, split the batch by the operation each image
-    # HINT: applies now (tf.dynamic_partition), apply each operation to its group, put the images
-    # HINT: back in their places (tf.dynamic_stitch), and clip to [0, 1].
+    # HINT 1: Each image draws its own brightness, contrast and saturation factors and hue shift,
+    # HINT 1: and applies the four in its own random order, clipping to [0, 1] after each. Watch
+    # HINT 1: out: ready-made adjust functions use one factor per batch; strength 0 must be exact.
+    # HINT 2: tf.random.stateless_uniform([B], seed, low, high) with split_seed; _per_image(f)
+    # HINT 2: makes [B] broadcast; tf.reduce_mean(x, axis=[1, 2], keepdims=True); LUMA_WEIGHTS;
+    # HINT 2: tf.image.rgb_to_hsv / hsv_to_rgb, tf.math.floormod; tf.argsort of random numbers for
+    # HINT 2: the order; tf.dynamic_partition and tf.dynamic_stitch to route images.
+    # HINT 3: Draw factors in [max(0, 1 - 0.8 s), 1 + 0.8 s] and hue shifts in [-0.2 s, 0.2 s], one
+    # HINT 3: per image, and each image's order as the argsort of 4 uniform numbers. Operations on
+    # HINT 3: (x, f): x * f; x * f + mean * (1 - f); x * f + gray * (1 - f); hue: H of HSV plus d
+    # HINT 3: modulo 1, back to RGB, x itself where d == 0. At each of the 4 steps, partition
+    # HINT 3: images, factors and indices by the operation each image applies now, apply each to
+    # HINT 3: its group, stitch back and clip.
     batch = tf.shape(images)[0]
     seeds = tf.unstack(split_seed(seed, 5))
     strength = tf.cast(strength, tf.float32)
@@ -264,7 +271,7 @@ def color_jitter(images, seed, strength=0.5):
         group_factors = tf.dynamic_partition(factors, operation, 4)
         group_index = tf.dynamic_partition(index, operation, 4)
         results = [apply(group, f[:, k]) for k, (apply, group, f)
-                   in enumerate(zip(operations, groups, group_factors))]
+                   in enumerate(zip(operations, groups, group_factors, strict=False))]
         x = tf.clip_by_value(tf.dynamic_stitch(group_index, results), 0.0, 1.0)
     return x
     # END SOLUTION
@@ -286,10 +293,17 @@ def random_grayscale(images, seed, p=0.2):
     """
     images = _float_images(images)
     # BEGIN SOLUTION
-    # HINT: One coin per image: tf.random.stateless_uniform([B], as_seed(seed)) < p. The gray image
-    # HINT: is tf.reduce_sum(images * LUMA_WEIGHTS, axis=-1, keepdims=True), broadcast back to the
-    # HINT: three channels (tf.broadcast_to); choose per image with _where_per_image(coin, gray,
-    # HINT: images), or tf.where.
+    # HINT 1: Each image tosses its own coin: with probability p it becomes its luma (0.299 R +
+    # HINT 1: 0.587 G + 0.114 B) copied onto all three channels, otherwise it stays as it is. Watch
+    # HINT 1: out: one coin per image, not per pixel, and the output keeps three channels.
+    # HINT 2: tf.random.stateless_uniform([B], as_seed(seed)) < p gives the coins.
+    # HINT 2: tf.reduce_sum(images * LUMA_WEIGHTS, axis=-1, keepdims=True) is the luma
+    # HINT 2: (tf.image.rgb_to_grayscale is fine too); tf.broadcast_to or tf.tile gives it three
+    # HINT 2: channels; _where_per_image(coin, gray, images) or tf.where picks per image.
+    # HINT 3: Compute the luma with keepdims, so it is [B, H, W, 1], and broadcast it to the
+    # HINT 3: images' shape. Draw one uniform number per image from as_seed(seed) and compare it
+    # HINT 3: with p. Return, per image, the gray version where the coin is true and the original
+    # HINT 3: elsewhere.
     gray = tf.reduce_sum(images * LUMA_WEIGHTS, axis=-1, keepdims=True)
     gray = tf.broadcast_to(gray, tf.shape(images))
     coin = tf.random.stateless_uniform([tf.shape(images)[0]], as_seed(seed)) < p
@@ -315,11 +329,18 @@ def augment(images, seed):
     """
     images = _float_images(images)
     # BEGIN SOLUTION
-    # HINT: Split `seed` into one seed per random step (split_seed(seed, 5)). Crop with
-    # HINT: random_resized_crop; flip each image on its own coin (tf.reverse(x, axis=[2]) flips
-    # HINT: left-right; choose per image with _where_per_image); run color_jitter on the whole batch
-    # HINT: and keep its result where the image's coin < JITTER_PROBABILITY; finish with
-    # HINT: random_grayscale(x, ..., GRAYSCALE_PROBABILITY).
+    # HINT 1: Chain SimCLR's steps, each drawn per image: a random resized crop, a left-right flip
+    # HINT 1: half the time, colour jitter of strength 0.5 for 80% of images, grayscale for 20%.
+    # HINT 1: Watch out: give each random step its own seed.
+    # HINT 2: Your random_resized_crop, color_jitter and random_grayscale, with FLIP_PROBABILITY,
+    # HINT 2: JITTER_STRENGTH, JITTER_PROBABILITY and GRAYSCALE_PROBABILITY; split_seed(seed, n);
+    # HINT 2: tf.reverse(x, axis=[2]) flips left-right; tf.random.stateless_uniform([B], seed) < p
+    # HINT 2: tosses one coin per image; _where_per_image(coin, a, b) picks a or b per image.
+    # HINT 3: Split the seed into five: crop, flip coin, jitter coin, jitter, gray. Crop the
+    # HINT 3: images. Keep, per image, the version reversed along the width where the flip coin is
+    # HINT 3: below FLIP_PROBABILITY. Run color_jitter on the whole batch with JITTER_STRENGTH and
+    # HINT 3: keep its result where the jitter coin is below JITTER_PROBABILITY. Finish with
+    # HINT 3: random_grayscale at GRAYSCALE_PROBABILITY.
     batch = tf.shape(images)[0]
     crop_seed, flip_seed, jitter_coin_seed, jitter_seed, gray_seed = tf.unstack(
         split_seed(seed, 5))
@@ -349,8 +370,14 @@ def build_projection_head(input_dim, hidden_dim=512, output_dim=128):
         a `keras.Model` from `(input_dim,)` to `(output_dim,)`.
     """
     # BEGIN SOLUTION
-    # HINT: keras.Input(shape=(input_dim,)) -> keras.layers.Dense(hidden_dim) -> keras.layers.ReLU()
-    # HINT: -> keras.layers.Dense(output_dim), then keras.Model(inputs, outputs).
+    # HINT 1: The head g is a small two-layer network: a hidden layer with a ReLU nonlinearity,
+    # HINT 1: then a linear layer to the embedding size. No activation at the end: the loss
+    # HINT 1: normalises the embeddings itself.
+    # HINT 2: keras.Input(shape=(input_dim,)), keras.layers.Dense(units), keras.layers.ReLU() (or
+    # HINT 2: Dense(units, activation="relu")) and keras.Model(inputs, outputs).
+    # HINT 3: Make an input of shape (input_dim,), pass it through a Dense layer of hidden_dim
+    # HINT 3: units, a ReLU and a Dense layer of output_dim units, and wrap the input and the
+    # HINT 3: output in a keras.Model.
     inputs = keras.Input(shape=(input_dim,))
     hidden = keras.layers.Dense(hidden_dim)(inputs)
     hidden = keras.layers.ReLU()(hidden)
@@ -395,11 +422,18 @@ def nt_xent_loss(z1, z2, temperature=0.5):
         a float32 scalar, finite for any nonzero embeddings.
     """
     # BEGIN SOLUTION
-    # HINT: Normalise the rows of z1 and z2 with _l2_normalize (safe for any length) and stack them:
-    # HINT: z [2B, D]. logits = z @ z^T / temperature, [2B, 2B]. Exclude each anchor itself: set the
-    # HINT: diagonal to -inf with tf.linalg.set_diag(logits, tf.fill([2B], -math.inf)). The
-    # HINT: partner of row i is row (i + B) mod 2B; tf.nn.sparse_softmax_cross_entropy_with_logits(
-    # HINT: labels=partners, logits=logits) computes the log-softmax stably; return its mean.
+    # HINT 1: Score every pair of the 2B embeddings by cosine similarity over the temperature.
+    # HINT 1: Each anchor picks its partner (the other view of its image) out of the others,
+    # HINT 1: itself left out; average the 2B losses. Watch out: stay finite for any nonzero rows.
+    # HINT 2: _l2_normalize (safe for any length); tf.concat; tf.matmul(a, b, transpose_b=True);
+    # HINT 2: tf.linalg.set_diag(logits, tf.fill([2B], -math.inf)) drops self-pairs; tf.reduce_mean
+    # HINT 2: of tf.nn.sparse_softmax_cross_entropy_with_logits(labels=..., logits=...), stable
+    # HINT 2: even with -inf.
+    # HINT 3: Normalise z1 and z2 with _l2_normalize and concatenate them into z [2B, D]. Multiply
+    # HINT 3: z by its transpose and divide by the temperature (as float32) for logits [2B, 2B].
+    # HINT 3: Set the diagonal to -inf. The partner of row i is row (i + B) mod 2B: the labels are
+    # HINT 3: the range B .. 2B - 1 followed by 0 .. B - 1. Return the mean of the sparse softmax
+    # HINT 3: cross-entropy of those labels against the logits.
     z = tf.concat([_l2_normalize(z1), _l2_normalize(z2)], axis=0)  # [2B, D], rows of length 1
     logits = tf.matmul(z, z, transpose_b=True) / tf.cast(temperature, tf.float32)  # [2B, 2B]
     pairs = tf.shape(z)[0] // 2
@@ -438,12 +472,19 @@ def contrastive_step(encoder, head, optimizer, images, seed, temperature=0.5):
         the loss of this batch, a float32 scalar, computed before the update.
     """
     # BEGIN SOLUTION
-    # HINT: Split `seed` in two and make the views tf.concat([augment(images, seed_1),
-    # HINT: augment(images, seed_2)], axis=0). Inside a tf.GradientTape, compute
-    # HINT: z = head(encoder(views, training=True), training=True), split z into its two halves and
-    # HINT: compute nt_xent_loss. Take tape.gradient over encoder.trainable_variables +
-    # HINT: head.trainable_variables, apply it with optimizer.apply_gradients(zip(gradients,
-    # HINT: variables)), and return the loss.
+    # HINT 1: Make two views of every image with different seeds, pass both through the encoder and
+    # HINT 1: the head in training mode, compute the contrastive loss, and update both models with
+    # HINT 1: its gradients. Return this step's loss, from before the update.
+    # HINT 2: split_seed(seed, 2) gives the two seeds for augment; tf.GradientTape records the
+    # HINT 2: forward pass; call the models with training=True; tf.split(z, 2, axis=0) halves a
+    # HINT 2: batch; tape.gradient(loss, variables) and optimizer.apply_gradients(zip(gradients,
+    # HINT 2: variables)), with the trainable_variables of the encoder and of the head.
+    # HINT 3: Split the seed in two and concatenate the two augmented views along axis 0, one batch
+    # HINT 3: of 2B (so BatchNormalization shares statistics). Inside a GradientTape, run the
+    # HINT 3: encoder, then the head, on the views with training=True, split the embeddings into
+    # HINT 3: two halves and compute nt_xent_loss with the temperature. Take the gradient of the
+    # HINT 3: loss with respect to both models' trainable variables, apply it with the optimizer,
+    # HINT 3: and return the loss.
     seed_1, seed_2 = tf.unstack(split_seed(seed, 2))
     views = tf.concat([augment(images, seed_1), augment(images, seed_2)], axis=0)
     variables = encoder.trainable_variables + head.trainable_variables
@@ -452,6 +493,6 @@ def contrastive_step(encoder, head, optimizer, images, seed, temperature=0.5):
         z1, z2 = tf.split(z, 2, axis=0)
         loss = nt_xent_loss(z1, z2, temperature)
     gradients = tape.gradient(loss, variables)
-    optimizer.apply_gradients(zip(gradients, variables))
+    optimizer.apply_gradients(zip(gradients, variables, strict=False))
     return loss
     # END SOLUTION

@@ -6,7 +6,9 @@ collect_ignore = ["autograder", "fixtures"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--run-slow", action="store_true", help="also run the slow tests (training, benchmarks)")
+    parser.addoption(
+        "--run-slow", action="store_true", help="also run the slow tests (training, benchmarks)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,5 +1,6 @@
 """Builds graded submissions from the solutions with one function replaced (a mutant or an
 alternative implementation), so that the fixtures hold only the function they change."""
+
 from __future__ import annotations
 
 import ast
@@ -7,7 +8,7 @@ import importlib.util
 import textwrap
 from pathlib import Path
 
-from course import LABS, ROOT
+from course import ROOT, registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -19,19 +20,27 @@ def replace_function(source: str, name: str, replacement: str) -> str:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-            return "".join(lines[:start]) + textwrap.dedent(replacement).strip() + "\n" + "".join(lines[node.end_lineno :])
+            return (
+                "".join(lines[:start])
+                + textwrap.dedent(replacement).strip()
+                + "\n"
+                + "".join(lines[node.end_lineno :])
+            )
     return source + "\n\n" + textwrap.dedent(replacement).strip() + "\n"
 
 
 def variants(kind: str) -> list[tuple[str, str, str, str]]:
-    """(lab, variant name, exercise, source) for every fixture of `kind` ('mutants', 'alternatives')."""
+    """(lab, variant name, exercise, source) for every fixture of `kind` ('mutants',
+    'alternatives')."""
     found = []
     for path in sorted((FIXTURES / kind).glob("lab*.py")):
         spec = importlib.util.spec_from_file_location(f"_{kind}_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        lab = next(short for short, name in LABS.items() if name == path.stem)
-        found += [(lab, name, exercise, code) for name, (exercise, code) in module.VARIANTS.items()]
+        lab = registry.lab(path.stem).key
+        found += [
+            (lab, name, exercise, code) for name, (exercise, code) in module.VARIANTS.items()
+        ]
     return found
 
 
@@ -40,7 +49,7 @@ def write_submission(folder: Path, lab: str, exercise: str, code: str) -> Path:
 
     `code` may define helpers before the exercise; everything in it replaces the exercise's def.
     """
-    source = (ROOT / "solutions" / f"{LABS[lab]}.py").read_text()
+    source = (ROOT / "solutions" / registry.LABS[lab].file).read_text()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{LABS[lab]}.py").write_text(replace_function(source, exercise, code))
+    (folder / registry.LABS[lab].file).write_text(replace_function(source, exercise, code))
     return folder

@@ -5,16 +5,20 @@ correct implementations that differ from the solution.
 The mutants and alternatives of a lab are graded in one run (`grade_variants`), sharing one
 worker; the solutions and the stubs go through the full grader, as a student's lab does.
 """
+
 import pytest
+from mutation import variants, write_submission
 
 from course.grading.runner import grade_lab, grade_variants, graded_labs
-from mutation import variants, write_submission
 
 MUTANTS, ALTERNATIVES = variants("mutants"), variants("alternatives")
 
 
 def failures(result) -> str:
-    return "\n".join(f"{t.name}: {t.output}" for t in result.tests if t.status != "passed") or result.problem
+    return (
+        "\n".join(f"{t.name}: {t.output}" for t in result.tests if t.status != "passed")
+        or result.problem
+    )
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +27,16 @@ def graded_variants(tmp_path_factory):
     results = {}
     for lab in graded_labs():
         batch = {
-            name: (write_submission(tmp_path_factory.mktemp("variant"), lab, exercise, code), [exercise])
+            name: (
+                write_submission(tmp_path_factory.mktemp("variant"), lab, exercise, code),
+                [exercise],
+            )
             for variant_lab, name, exercise, code in MUTANTS + ALTERNATIVES
             if variant_lab == lab
         }
-        results.update({(lab, name): result for name, result in grade_variants(lab, batch).items()})
+        results.update(
+            {(lab, name): result for name, result in grade_variants(lab, batch).items()}
+        )
     return results
 
 
@@ -42,17 +51,26 @@ def test_stubs_get_zero_with_their_hints(lab):
     result = grade_lab("labs", lab)
     assert result.tests and result.score == 0, [t.name for t in result.tests if t.score]
     for test in result.tests:
-        assert "is not implemented yet. Hint: " in test.output, f"{test.name}: {test.output}"
+        exercise = test.name.split(":")[0]
+        assert f"is not implemented yet; `course hint {exercise}` helps" in test.output, (
+            test.output
+        )
 
 
-@pytest.mark.parametrize("lab, name, exercise", [v[:3] for v in MUTANTS], ids=[f"{v[0]}: {v[1]}" for v in MUTANTS])
+@pytest.mark.parametrize(
+    "lab, name, exercise", [v[:3] for v in MUTANTS], ids=[f"{v[0]}: {v[1]}" for v in MUTANTS]
+)
 def test_mutant_loses_points_on_its_exercise(graded_variants, lab, name, exercise):
     result = graded_variants[lab, name]
     assert result.tests, f"no checks ran for {lab}.{exercise}: {result.problem}"
     assert result.score < result.max_score, f"mutant {name!r} kept full marks on {lab}.{exercise}"
 
 
-@pytest.mark.parametrize("lab, name, exercise", [v[:3] for v in ALTERNATIVES], ids=[f"{v[0]}: {v[1]}" for v in ALTERNATIVES])
+@pytest.mark.parametrize(
+    "lab, name, exercise",
+    [v[:3] for v in ALTERNATIVES],
+    ids=[f"{v[0]}: {v[1]}" for v in ALTERNATIVES],
+)
 def test_alternative_keeps_full_marks(graded_variants, lab, name, exercise):
     result = graded_variants[lab, name]
     assert result.tests and result.score == result.max_score, failures(result)

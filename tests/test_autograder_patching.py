@@ -5,11 +5,12 @@ The student's lab runs in the worker, and so do the graders' probes: a lab that 
 the tests compare them in the grader's own process, so the solution with a lying NumPy keeps full
 marks and the stubs with a lying NumPy still get nothing.
 """
+
 import ast
 
 import pytest
 
-from course import LABS, ROOT
+from course import ROOT, registry
 from course.grading.runner import grade_lab, graded_labs
 
 # Comparison-type functions that a correct lab has no need for, each replaced by a liar: every
@@ -53,7 +54,12 @@ def with_patch(source: str, patch: str) -> str:
     tree = ast.parse(source)
     end = 0
     for index, node in enumerate(tree.body):
-        docstring = index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        docstring = (
+            index == 0
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        )
         if docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
             end = node.end_lineno
         else:
@@ -64,7 +70,7 @@ def with_patch(source: str, patch: str) -> str:
 
 def lying_submission(folder, lab: str, origin: str):
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{LABS[lab]}.py"
+    name = registry.LABS[lab].file
     source = with_patch((ROOT / origin / name).read_text(), LYING_NUMPY)
     ast.parse(source)  # the patched lab is still Python
     (folder / name).write_text(source)
@@ -72,7 +78,10 @@ def lying_submission(folder, lab: str, origin: str):
 
 
 def failures(result) -> str:
-    return "\n".join(f"{t.name}: {t.output}" for t in result.tests if t.status != "passed") or result.problem
+    return (
+        "\n".join(f"{t.name}: {t.output}" for t in result.tests if t.status != "passed")
+        or result.problem
+    )
 
 
 def test_with_patch_keeps_docstring_and_future_first():
@@ -91,4 +100,6 @@ def test_patching_solution_with_lying_numpy_keeps_full_marks(tmp_path, lab):
 @pytest.mark.parametrize("lab", graded_labs())
 def test_patching_stub_with_lying_numpy_gets_zero(tmp_path, lab):
     result = grade_lab(lying_submission(tmp_path / "stub", lab, "labs"), lab)
-    assert result.tests and result.score == 0, [f"{t.name}: passed" for t in result.tests if t.score]
+    assert result.tests and result.score == 0, [
+        f"{t.name}: passed" for t in result.tests if t.score
+    ]

@@ -1,9 +1,11 @@
 """course.data: loading image folders, the cache, tfds, and the workshop split (tiny inputs)."""
+
 from __future__ import annotations
 
 import os
 import shutil
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from PIL import Image
 
 from course import ROOT, data
-from course.data import CLASS_NAMES, CIFAR10, DataError, load_cifar10, workshop_split
+from course.data import CIFAR10, CLASS_NAMES, DataError, load_cifar10, workshop_split
 
 REAL_DATA = ROOT.parent / "shared" / "data" / "cifar10"
 
@@ -64,11 +66,28 @@ def test_loads_shapes_dtypes_labels_and_order(folder, cache):
 
 
 def test_natural_sort_key():
-    names = ["10.jpg", "9.jpg", "0000.jpg", "b2.png", "b10.png", "a.png", "1.jpg", "01.jpg",
-             "a.png1.png"]
+    names = [
+        "10.jpg",
+        "9.jpg",
+        "0000.jpg",
+        "b2.png",
+        "b10.png",
+        "a.png",
+        "1.jpg",
+        "01.jpg",
+        "a.png1.png",
+    ]
     assert sorted(names, key=data._natural_key) == [
-        "0000.jpg", "01.jpg", "1.jpg", "9.jpg", "10.jpg", "a.png", "a.png1.png", "b2.png",
-        "b10.png"]
+        "0000.jpg",
+        "01.jpg",
+        "1.jpg",
+        "9.jpg",
+        "10.jpg",
+        "a.png",
+        "a.png1.png",
+        "b2.png",
+        "b10.png",
+    ]
 
 
 def test_ignores_hidden_and_other_files(folder, cache):
@@ -105,6 +124,7 @@ def test_real_jpegs_decode(tmp_path, cache):
 
 
 # --- errors ----------------------------------------------------------------------------------
+
 
 def error_for(source, cache) -> str:
     with pytest.raises(DataError) as info:
@@ -185,6 +205,7 @@ def test_grayscale(folder, cache):
 
 # --- cache -----------------------------------------------------------------------------------
 
+
 def fail_to_decode(path):
     raise AssertionError(f"decoded {path}: the cache was not used")
 
@@ -229,9 +250,10 @@ def test_corrupt_cache_is_rebuilt(folder, cache, monkeypatch):
     decoded = []
     real_read = data._read_image
     monkeypatch.setattr(data, "_read_image", lambda p: decoded.append(p) or real_read(p))
+
     def flip_a_pixel(b: bytes) -> bytes:  # one bit of the pixels; the CRC-32 catches it
         middle = len(b) // 2
-        return b[:middle] + bytes([b[middle] ^ 1]) + b[middle + 1:]
+        return b[:middle] + bytes([b[middle] ^ 1]) + b[middle + 1 :]
 
     for damage in (lambda b: b[: len(b) // 2], lambda b: b"garbage", flip_a_pixel):
         cache_file.write_bytes(damage(cache_file.read_bytes()))
@@ -271,9 +293,13 @@ def test_unwritable_cache_only_warns(folder, tmp_path):
 
 # --- tensorflow-datasets (a fake module: there is no internet here) ----------------------------
 
+
 def fake_tfds(monkeypatch, load):
+    """A stand-in for tensorflow-datasets, as if the download host could be reached."""
     module = types.SimpleNamespace(load=load, as_numpy=lambda x: x)
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", module)
+    monkeypatch.setattr(data, "_reachable", lambda host: True)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(Path(tempfile.mkdtemp()) / "tensorflow_datasets"))
 
 
 def test_tfds_failure_suggests_a_folder(monkeypatch):
@@ -312,8 +338,10 @@ def test_tfds_order_is_restored_and_class_major(monkeypatch):
 
 # --- workshop split --------------------------------------------------------------------------
 
+
 def fake_data(train_per_class: int, test_per_class: int, interleaved: bool) -> CIFAR10:
     """A CIFAR10 whose "images" are their own indices, so a split shows where each came from."""
+
     def split(per_class):
         n = per_class * 10
         labels = np.arange(n) % 10 if interleaved else np.repeat(np.arange(10), per_class)
@@ -363,6 +391,7 @@ def test_workshop_split_too_few_test_images():
 
 # --- the shared copy of CIFAR-10 -------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_shared_cifar10():
     """All 60,000 images (decoded once, about 5 s, then from the user's cache)."""
@@ -382,4 +411,7 @@ def test_shared_cifar10():
     np.testing.assert_allclose(std, data.CIFAR10_STD, atol=3e-3)
     s = workshop_split(d)
     assert (len(s.unlabelled_images), len(s.labelled_labels), len(s.test_labels)) == (
-        50_000, 5000, 5000)
+        50_000,
+        5000,
+        5000,
+    )

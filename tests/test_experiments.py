@@ -5,28 +5,46 @@ phase) and takes well under a minute. The tests marked slow run the quick budget
 experiment on ../shared/data/cifar10 through the command line, as CI does
 (`python -m pytest tests/test_experiments.py --run-slow`).
 """
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from course import ROOT
-from course.data import CLASS_NAMES, CIFAR10
+from course.data import CIFAR10, CLASS_NAMES
 from course.experiments import (
-    BUDGETS, DESCRIPTIONS, ROWS, TEST_BUDGET, ExperimentError, Lab, Options, experiment_command,
-    results_markdown, run_experiment, write_results,
+    BUDGETS,
+    DESCRIPTIONS,
+    ROWS,
+    TEST_BUDGET,
+    ExperimentError,
+    Lab,
+    Options,
+    experiment_command,
+    results_markdown,
+    run_experiment,
+    write_results,
 )
 from course.impl import ImplementationError
 
 SHARED_CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10"
-ROW_KEYS = {"method", "pretraining_images", "labelled_images", "test_images", "accuracy",
-            "final_accuracy", "seconds"}
+ROW_KEYS = {
+    "method",
+    "pretraining_images",
+    "labelled_images",
+    "test_images",
+    "accuracy",
+    "final_accuracy",
+    "seconds",
+}
 METHODS = set(DESCRIPTIONS)
 
 
@@ -41,18 +59,31 @@ def tiny_cifar10(train_per_class: int = 4, test_per_class: int = 8, seed: int = 
     def labels(per_class):
         return np.repeat(np.arange(classes, dtype=np.int64), per_class)
 
-    return CIFAR10(images(train_per_class), labels(train_per_class), images(test_per_class),
-                   labels(test_per_class), source="synthetic")
+    return CIFAR10(
+        images(train_per_class),
+        labels(train_per_class),
+        images(test_per_class),
+        labels(test_per_class),
+        source="synthetic",
+    )
 
 
 def quiet(_message: str) -> None:
     pass
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
-    return subprocess.run([sys.executable, "-m", "course", "experiment", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=environment)
+    return subprocess.run(
+        [sys.executable, "-m", "course", "experiment", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+    )
 
 
 def check_results_json(results: dict, name: str) -> None:
@@ -70,12 +101,19 @@ def check_results_json(results: dict, name: str) -> None:
 
 # --- one tiny run of every row ------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def all_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("all")
     messages = []
-    results = run_experiment("all", data=tiny_cifar10(), budget=TEST_BUDGET, impl="solutions",
-                             out=out, log=messages.append)
+    results = run_experiment(
+        "all",
+        data=tiny_cifar10(),
+        budget=TEST_BUDGET,
+        impl="solutions",
+        out=out,
+        log=messages.append,
+    )
     return results, out, messages
 
 
@@ -85,8 +123,13 @@ def test_all_has_every_row_once(all_run):
     rows = {row["method"]: row for row in results["rows"]}
     assert rows["random"]["accuracy"] == rows["random"]["final_accuracy"] == 10.0
     assert rows["random"]["seconds"] == 0
-    assert rows["supervised"]["labelled_images"] == 40 and rows["supervised"]["pretraining_images"] == 0
-    assert rows["supervised-all"]["labelled_images"] == 40  # TEST_BUDGET.unlabelled training images
+    assert (
+        rows["supervised"]["labelled_images"] == 40
+        and rows["supervised"]["pretraining_images"] == 0
+    )
+    assert (
+        rows["supervised-all"]["labelled_images"] == 40
+    )  # TEST_BUDGET.unlabelled training images
     for method in ("rotation", "rotation-linear", "simclr", "simclr-linear"):
         assert rows[method]["pretraining_images"] == 40
         assert rows[method]["labelled_images"] == 40
@@ -101,12 +144,22 @@ def test_all_writes_results_and_figures(all_run):
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk == results
     markdown = (out / "results.md").read_text()
-    assert results["command"] in markdown and "wall time" in markdown and results["date"] in markdown
+    assert (
+        results["command"] in markdown and "wall time" in markdown and results["date"] in markdown
+    )
     for row in results["rows"]:
         assert f"| {row['method']} |" in markdown
-    expected = {"results.png", "training_curves.png", "rotation_examples.png",
-                "rotation_pretraining.png", "simclr_views.png", "simclr_loss.png",
-                "pca_supervised.png", "pca_rotation.png", "pca_simclr.png"}
+    expected = {
+        "results.png",
+        "training_curves.png",
+        "rotation_examples.png",
+        "rotation_pretraining.png",
+        "simclr_views.png",
+        "simclr_loss.png",
+        "pca_supervised.png",
+        "pca_rotation.png",
+        "pca_simclr.png",
+    }
     assert set(results["figures"]) == expected
     for name in expected:
         data = (out / name).read_bytes()
@@ -119,8 +172,9 @@ def test_all_writes_results_and_figures(all_run):
 
 def test_runs_are_repeatable(all_run, tmp_path):
     results, _, _ = all_run
-    again = run_experiment("supervised", data=tiny_cifar10(), budget=TEST_BUDGET, out=tmp_path,
-                           log=quiet)
+    again = run_experiment(
+        "supervised", data=tiny_cifar10(), budget=TEST_BUDGET, out=tmp_path, log=quiet
+    )
     first = {row["method"]: row for row in results["rows"]}
     for row in again["rows"]:  # same seeds per row, whichever experiment runs it
         assert row["accuracy"] == first[row["method"]]["accuracy"]
@@ -128,14 +182,38 @@ def test_runs_are_repeatable(all_run, tmp_path):
 
 # --- writers and helpers (no training) ----------------------------------------------------------
 
+
 def fake_results() -> dict:
-    row = dict(method="supervised", pretraining_images=0, labelled_images=5000, test_images=5000,
-               accuracy=52.9, final_accuracy=51.7, seconds=31.0)
-    return {"experiment": "supervised", "budget": "full", "data": "d", "impl": "solutions",
-            "rows": [dict(row, method="random", labelled_images=0, accuracy=10.0,
-                          final_accuracy=10.0, seconds=0.0), row],
-            "command": "course experiment supervised --data d --budget full --impl solutions --out o",
-            "date": "2026-11-29T00:00:00+00:00", "machine": "m", "wall_seconds": 90.0}
+    row = dict(
+        method="supervised",
+        pretraining_images=0,
+        labelled_images=5000,
+        test_images=5000,
+        accuracy=52.9,
+        final_accuracy=51.7,
+        seconds=31.0,
+    )
+    return {
+        "experiment": "supervised",
+        "budget": "full",
+        "data": "d",
+        "impl": "solutions",
+        "rows": [
+            dict(
+                row,
+                method="random",
+                labelled_images=0,
+                accuracy=10.0,
+                final_accuracy=10.0,
+                seconds=0.0,
+            ),
+            row,
+        ],
+        "command": "course experiment supervised --data d --budget full --impl solutions --out o",
+        "date": "2026-11-29T00:00:00+00:00",
+        "machine": "m",
+        "wall_seconds": 90.0,
+    }
 
 
 def test_write_results_is_atomic_and_complete(tmp_path):
@@ -154,16 +232,30 @@ def test_results_markdown_names_the_command():
 
 
 def test_experiment_command_round_trips_options():
-    command = experiment_command("rotation", "../data dir", "full", "labs", "runs/x",
-                                 Options(schedule="constant", widths=(32, 64, 128), seed=3,
-                                         rotation_head="mlp", bn_momentum=0.9))
-    assert command == ("course experiment rotation --data '../data dir' --budget full --impl labs "
-                       "--out runs/x --rotation-batches groups --rotation-head mlp --rotation-flips "
-                       "--schedule constant --widths 32,64,128 --init keras --bn-momentum 0.9 --seed 3")
-    assert experiment_command("supervised", "d", "quick", "solutions", "o") == (
-        "course experiment supervised --data d --budget quick --impl solutions --out o --init keras")
+    command = experiment_command(
+        "rotation",
+        "../data dir",
+        "full",
+        "labs",
+        "runs/x",
+        Options(
+            schedule="constant", widths=(32, 64, 128), seed=3, rotation_head="mlp", bn_momentum=0.9
+        ),
+    )
+    assert (
+        command == "course experiment rotation --data '../data dir' --budget full --impl labs "
+        "--out runs/x --rotation-batches groups --rotation-head mlp --rotation-flips "
+        "--schedule constant --widths 32,64,128 --init keras --bn-momentum 0.9 --seed 3"
+    )
+    assert (
+        experiment_command("supervised", "d", "quick", "solutions", "o")
+        == "course experiment supervised --data d --budget quick --impl solutions --out o --init"
+        " keras"
+    )
     assert experiment_command("simclr", "d", "quick", "solutions", "o").endswith(
-        "--rotation-batches groups --rotation-head linear --rotation-flips --schedule constant --init keras")
+        "--rotation-batches groups --rotation-head linear --rotation-flips --schedule constant"
+        " --init keras"
+    )
 
 
 def test_budgets_table():
@@ -171,7 +263,12 @@ def test_budgets_table():
     full = BUDGETS["full"]
     # The workshop's protocol.
     assert (full.labelled_per_class, full.test_per_class, full.unlabelled) == (500, 500, None)
-    assert (full.epochs, full.rotation_epochs, full.batch_size, full.learning_rate) == (15, 15, 128, 1e-3)
+    assert (full.epochs, full.rotation_epochs, full.batch_size, full.learning_rate) == (
+        15,
+        15,
+        128,
+        1e-3,
+    )
     quick = BUDGETS["quick"]
     assert quick.epochs < full.epochs and quick.unlabelled is not None
 
@@ -189,6 +286,7 @@ def test_pca_2d_finds_the_main_directions():
 
 # --- error paths --------------------------------------------------------------------------------
 
+
 def lab_folder(tmp_path: Path, lab: str, extra: str = "", drop: str | None = None) -> Path:
     """A copy of solutions/<lab>.py with `extra` appended (e.g. a stub overriding a function)."""
     source = (ROOT / "solutions" / f"{lab}.py").read_text()
@@ -200,17 +298,23 @@ def lab_folder(tmp_path: Path, lab: str, extra: str = "", drop: str | None = Non
     return folder
 
 
-STUB_STANDARDIZE = '''
+STUB_STANDARDIZE = """
 def standardize(images):
     raise NotImplementedError("scale, then subtract the mean and divide by the std")
-'''
+"""
 
 
 def test_stub_is_named_before_training(tmp_path):
     folder = lab_folder(tmp_path, "lab1_supervised", STUB_STANDARDIZE)
     with pytest.raises(ImplementationError, match=r"standardize\(\) is not implemented yet"):
-        run_experiment("supervised", data=tiny_cifar10(), budget=TEST_BUDGET, impl=str(folder),
-                       out=tmp_path / "out", log=quiet)
+        run_experiment(
+            "supervised",
+            data=tiny_cifar10(),
+            budget=TEST_BUDGET,
+            impl=str(folder),
+            out=tmp_path / "out",
+            log=quiet,
+        )
     assert not (tmp_path / "out" / "results.json").exists()
 
 
@@ -228,15 +332,27 @@ def test_missing_function_is_named(tmp_path):
     lab_folder(tmp_path, "lab1_supervised")
     folder = lab_folder(tmp_path, "lab2_rotation", drop="transfer")
     with pytest.raises(ImplementationError, match=r"no function transfer\(\)"):
-        run_experiment("rotation", data=tiny_cifar10(), budget=TEST_BUDGET, impl=str(folder),
-                       out=tmp_path / "out", log=quiet)
+        run_experiment(
+            "rotation",
+            data=tiny_cifar10(),
+            budget=TEST_BUDGET,
+            impl=str(folder),
+            out=tmp_path / "out",
+            log=quiet,
+        )
 
 
 def test_missing_lab_file(tmp_path):
     folder = lab_folder(tmp_path, "lab1_supervised")
     with pytest.raises(ImplementationError, match="lab2_rotation.py"):
-        run_experiment("rotation", data=tiny_cifar10(), budget=TEST_BUDGET, impl=str(folder),
-                       out=tmp_path / "out", log=quiet)
+        run_experiment(
+            "rotation",
+            data=tiny_cifar10(),
+            budget=TEST_BUDGET,
+            impl=str(folder),
+            out=tmp_path / "out",
+            log=quiet,
+        )
 
 
 @pytest.mark.parametrize("name", ["context", "jigsaw"])
@@ -255,7 +371,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> N
 
 
 def test_cli_wrong_data_path(tmp_path):
-    result = run_cli("supervised", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
+    result = run_cli(
+        "supervised", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")
+    )
     assert_one_line_error(result, "does not exist")
 
 
@@ -274,11 +392,19 @@ def test_cli_truncated_jpeg(tmp_path):
         for name in CLASS_NAMES:
             folder = root / split / name
             folder.mkdir(parents=True)
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / "0.jpg")
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                folder / "0.jpg"
+            )
     broken = root / "test" / "cat" / "0.jpg"
     broken.write_bytes(broken.read_bytes()[:200])
-    result = run_cli("rotation", "--data", str(root), "--out", str(tmp_path / "o"),
-                     env={"COURSE_CACHE_DIR": str(tmp_path / "cache")})
+    result = run_cli(
+        "rotation",
+        "--data",
+        str(root),
+        "--out",
+        str(tmp_path / "o"),
+        env={"COURSE_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert_one_line_error(result, "0.jpg")
 
 
@@ -289,14 +415,23 @@ def test_cli_context_needs_lab3(tmp_path):
 
 # --- the quick budget on the shared CIFAR-10 (CI) -----------------------------------------------
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["supervised", "rotation", "simclr"])
 def test_quick_experiment(name, tmp_path):
     if not SHARED_CIFAR10.is_dir():
         pytest.skip(f"{SHARED_CIFAR10} is not there")
     out = tmp_path / "out"
-    result = run_cli(name, "--data", "../shared/data/cifar10", "--budget", "quick", "--out", str(out),
-                     timeout=600)
+    result = run_cli(
+        name,
+        "--data",
+        "../shared/data/cifar10",
+        "--budget",
+        "quick",
+        "--out",
+        str(out),
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     check_results_json(results, name)
@@ -315,3 +450,40 @@ def test_quick_experiment(name, tmp_path):
     pngs = list(out.glob("*.png"))
     assert {p.name for p in pngs} == set(results["figures"]) and len(pngs) >= 3
     assert all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_the_tfds_source_fails_fast_and_cleanly_offline(tmp_path):
+    """Without the data downloaded and without internet, `--data tfds` (the default) fails in
+    seconds, names --data, prints none of TensorFlow's start-up lines, and leaves no
+    ~/tensorflow_datasets behind."""
+    from course.data import CIFAR10_HOST, _reachable
+
+    if _reachable(CIFAR10_HOST):
+        pytest.skip("this machine is online: tfds would download CIFAR-10")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home))
+    env.pop("TFDS_DATA_DIR", None)
+    start = time.monotonic()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "course",
+            "experiment",
+            "supervised",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    seconds = time.monotonic() - start
+    assert result.returncode == 2, result.stderr
+    assert seconds < 10, seconds
+    assert "--data PATH" in result.stderr and "cannot be reached" in result.stderr
+    assert "I0000" not in result.stderr and "E0000" not in result.stderr, result.stderr[:500]
+    assert not (home / "tensorflow_datasets").exists()

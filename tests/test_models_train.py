@@ -1,4 +1,5 @@
 """course.models and course.train on tiny inputs."""
+
 from __future__ import annotations
 
 import keras

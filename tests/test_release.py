@@ -1,42 +1,121 @@
+import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from course import ROOT
-from course.release import ReleaseError, strip_solutions
+from course import ROOT, registry
+from course.release import ReleaseError, expected_labs, strip_solutions
 
 
 def test_committed_labs_are_what_the_generator_writes():
-    check = subprocess.run([sys.executable, "-m", "course", "release", "--check"], cwd=ROOT, capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "course", "release", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_a_block_becomes_its_hint_and_a_stub():
+def test_a_block_becomes_a_short_stub_and_three_hint_levels():
     source = (
         "def f(x):\n"
         '    """Doubles x."""\n'
         "    # BEGIN SOLUTION\n"
-        "    # HINT: multiply by two.\n"
-        "    # HINT: Or add x to itself.\n"
+        "    # HINT 1: twice as much.\n"
+        "    # HINT 2: the operator *.\n"
+        "    # HINT 3: multiply by two,\n"
+        "    # HINT 3: or add x to itself.\n"
         "    return 2 * x\n"
         "    # END SOLUTION\n"
     )
-    stub = strip_solutions(source)
-    assert "2 * x" not in stub
-    assert "    # HINT: multiply by two.\n    # HINT: Or add x to itself.\n" in stub
+    stub, hints = strip_solutions(source, "lab9_demo.py")
+    assert "2 * x" not in stub and "HINT" not in stub and '"""Doubles x."""' in stub
+    assert hints == {
+        "lab9_demo.f": [
+            "twice as much.",
+            "the operator *.",
+            "multiply by two, or add x to itself.",
+        ]
+    }
     namespace = {}
     exec(stub, namespace)
-    with pytest.raises(NotImplementedError, match="multiply by two. Or add x to itself."):
+    with pytest.raises(
+        NotImplementedError, match="lab9_demo.f: not written yet; `course hint lab9_demo.f` helps"
+    ):
         namespace["f"](1)
+
+
+def test_the_labs_students_read_are_short_and_point_to_the_hints():
+    files = expected_labs()
+    hints = json.loads(files["hints.json"])
+    for lab in registry.LABS.values():
+        text = files[lab.file]
+        assert max(len(line) for line in text.splitlines()) <= 99, lab.file
+        assert "# HINT" not in text and "BEGIN SOLUTION" not in text
+        for exercise in lab.exercises:
+            assert f'"{exercise.key}: not written yet; "' in text or (
+                f'"{exercise.key}: not written yet; `course hint {exercise.key}` helps"' in text
+            ), exercise.key
+            notes = text.replace("\n# ", " ")
+            assert f"({exercise.points} points): {exercise.teaches}." in notes, exercise.key
+            assert len(hints[exercise.key]) == 3 and all(hints[exercise.key]), exercise.key
+
+
+def test_course_hint_gives_each_level_and_names_unknown_exercises():
+    def hint(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "course", "hint", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+
+    levels = json.loads((ROOT / "labs" / "hints.json").read_text())["lab2.rotate"]
+    for level in (1, 2, 3):
+        result = hint("lab2.rotate", "--level", str(level))
+        assert (
+            result.returncode == 0
+            and " ".join(result.stdout.split()).find(" ".join(levels[level - 1].split())[:60]) > 0
+        ), result.stdout
+        assert ("--level" in result.stdout) == (level < 3)
+    wrong = hint("lab2.rotat")
+    assert wrong.returncode == 2 and "its exercises are rotate, rotation_batch" in wrong.stderr
+
+
+def test_the_readme_table_is_the_registry():
+    assert registry.readme_table() in (ROOT / "README.md").read_text()
+
+
+def test_generated_files_follow_the_umask(tmp_path):
+    from course.files import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        mode = atomic_write(tmp_path / "report.json", "{}").stat().st_mode & 0o777
+    finally:
+        os.umask(old)
+    assert mode == 0o644 and [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_lint_passes():
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "course", "solutions", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout[-3000:]
 
 
 @pytest.mark.parametrize(
     "source, problem",
     [
-        ("def f():\n    # BEGIN SOLUTION\n    # HINT: h\n    pass\n", "never closed"),
-        ("def f():\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n", "needs a '# HINT:'"),
-        ("# BEGIN SOLUTION\n# HINT: h\nx = 1\n# END SOLUTION\n", "inside a function"),
+        ("def f():\n    # BEGIN SOLUTION\n    # HINT 1: h\n    pass\n", "never closed"),
+        ("def f():\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n", "needs '# HINT 1:'"),
+        ("# BEGIN SOLUTION\n# HINT 1: h\nx = 1\n# END SOLUTION\n", "inside a function"),
         ("def f():\n    pass\n    # END SOLUTION\n", "without a '# BEGIN SOLUTION'"),
     ],
 )
@@ -50,8 +129,11 @@ def test_check_names_stale_files(tmp_path):
 
     solutions, labs = tmp_path / "solutions", tmp_path / "labs"
     solutions.mkdir()
-    (solutions / "lab9_demo.py").write_text("def f():\n    # BEGIN SOLUTION\n    # HINT: h\n    return 1\n    # END SOLUTION\n")
-    assert stale_labs(solutions, labs) == ["lab9_demo.py"]
+    (solutions / "lab9_demo.py").write_text(
+        "def f():\n    # BEGIN SOLUTION\n    # HINT 1: h\n    # HINT 2: h\n    # HINT 3: h\n   "
+        " return 1\n    # END SOLUTION\n"
+    )
+    assert stale_labs(solutions, labs) == ["hints.json", "lab9_demo.py"]
     write_labs(solutions, labs)
     assert stale_labs(solutions, labs) == []
     (labs / "lab9_demo.py").write_text("edited by hand\n")

@@ -5,6 +5,7 @@ Every case must earn what its honest part earns and no more, leave its classmate
 leave the checkout, the virtual environment and $HOME byte-identical, reach no network, and leave
 no process behind; the grader must exit 0 with every report written.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,9 +14,9 @@ import json
 import os
 import re
 import socket
-import tempfile
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,12 +33,22 @@ import hostile  # noqa: E402
 
 LIMITS = ["--call-timeout", "15", "--import-timeout", "20", "--wall-limit", "240"]
 NAMESPACES = "namespaces" in sandbox.available()
-needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="bubblewrap with user namespaces is not available")
+needs_namespaces = pytest.mark.skipif(
+    not NAMESPACES, reason="bubblewrap with user namespaces is not available"
+)
 
 
-def course(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "course", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+def course(
+    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 1200
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "course", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 PLANTED = ("conftest.py", "sitecustomize.py", "HOSTILE_WAS_HERE")
@@ -50,7 +61,9 @@ def tree_state(root: Path, contents: bool, skip: tuple[str, ...] = ()) -> dict[s
     the first time); a planted file is caught by name (`planted`)."""
     state = {}
     for folder, folders, files in os.walk(root):
-        folders[:] = sorted(f for f in folders if os.path.join(folder, f) not in skip and f != "__pycache__")
+        folders[:] = sorted(
+            f for f in folders if os.path.join(folder, f) not in skip and f != "__pycache__"
+        )
         for name in sorted(files) + folders:
             path = os.path.join(folder, name)
             info = os.lstat(path)
@@ -66,14 +79,22 @@ def tree_state(root: Path, contents: bool, skip: tuple[str, ...] = ()) -> dict[s
 def states(home: Path) -> dict[str, dict]:
     """Digests of the checkout (its bytes; runs/ and caches aside), its .git, the virtual
     environment and the grader's $HOME, and the planted files found anywhere in them."""
-    skip = tuple(str(path) for path in [*ROOT.glob(".venv*"), ROOT / ".pytest_cache", ROOT / ".git", ROOT / "runs"])
+    skip = tuple(
+        str(path)
+        for path in [*ROOT.glob(".venv*"), ROOT / ".pytest_cache", ROOT / ".git", ROOT / "runs"]
+    )
     return {
         "checkout": tree_state(ROOT, contents=True, skip=skip),
         "git": tree_state(ROOT / ".git", contents=False) if (ROOT / ".git").exists() else {},
         "venv": tree_state(Path(sys.prefix), contents=False),
         "home": tree_state(home, contents=True),
-        "planted": {str(path): "" for root in (ROOT, Path(sys.prefix), home) for name in PLANTED
-                    for path in root.rglob(name) if root != ROOT or not str(path.relative_to(root)).startswith(".venv")},
+        "planted": {
+            str(path): ""
+            for root in (ROOT, Path(sys.prefix), home)
+            for name in PLANTED
+            for path in root.rglob(name)
+            if root != ROOT or not str(path.relative_to(root)).startswith(".venv")
+        },
     }
 
 
@@ -82,7 +103,12 @@ def survivors() -> list[str]:
     found = []
     for pid in os.listdir("/proc"):
         try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            command = (
+                Path(f"/proc/{pid}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+            )
         except OSError:
             continue
         if hostile.MARKER in command and "pytest" not in command:
@@ -131,9 +157,22 @@ def batch(tmp_path_factory):
     (home / ".keras" / "keras.json").write_text('{"floatx": "float32"}')
     before = states(home)
     start = time.monotonic()
-    result = course("grade", *map(str, submissions), "--lab", hostile.LAB, "--jobs", "2", *LIMITS,
-                    "--csv", str(out / "grades.csv"), "--json", str(out / "json") + "/", "--junit", str(out / "junit.xml"),
-                    env=dict(os.environ, HOME=str(home)))
+    result = course(
+        "grade",
+        *map(str, submissions),
+        "--lab",
+        hostile.LAB,
+        "--jobs",
+        "2",
+        *LIMITS,
+        "--csv",
+        str(out / "grades.csv"),
+        "--json",
+        str(out / "json") + "/",
+        "--junit",
+        str(out / "junit.xml"),
+        env=dict(os.environ, HOME=str(home)),
+    )
     seconds = time.monotonic() - start
     time.sleep(1)
     after, alive = states(home), survivors()
@@ -141,10 +180,21 @@ def batch(tmp_path_factory):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     shown = {name: printable(hostile.folder_of(folder, name).name) for name in hostile.CASES}
     return {
-        "folder": folder, "out": out, "stdout": result.stdout, "stderr": result.stderr, "seconds": seconds,
-        "before": before, "after": after, "survivors": alive, "connections": listener.accepted, "names": shown,
+        "folder": folder,
+        "out": out,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "seconds": seconds,
+        "before": before,
+        "after": after,
+        "survivors": alive,
+        "connections": listener.accepted,
+        "names": shown,
         "csv": {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())},
-        "json": {name: json.loads((out / "json" / f"{shown[name]}.json").read_text()) for name in hostile.CASES},
+        "json": {
+            name: json.loads((out / "json" / f"{shown[name]}.json").read_text())
+            for name in hostile.CASES
+        },
     }
 
 
@@ -167,14 +217,20 @@ def test_hostile_submission_gets_what_its_honest_part_earns(batch, name):
     elif name not in ("corrupt_channel", "resources"):
         assert row["problems"] == "", row["problems"]
     assert data["extra_data"]["labs"]["lab1"]["printed_bytes"] >= case.printed
-    if not case.no_file and "not in the submission" not in case.problem and case.file_name == "lab1_supervised.py":
+    if (
+        not case.no_file
+        and "not in the submission" not in case.problem
+        and case.file_name == "lab1_supervised.py"
+    ):
         assert data["extra_data"]["isolation"] == "namespaces"
 
 
 def test_the_batch_leaves_no_trace(batch):
     for tree, before in batch["before"].items():
         after = batch["after"][tree]
-        changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+        changed = sorted(
+            path for path in before.keys() | after.keys() if before.get(path) != after.get(path)
+        )
         assert not changed, f"{tree} changed: {changed[:10]}"
     assert batch["survivors"] == [], batch["survivors"]
     assert batch["connections"] == 0, "a submission reached the host's loopback"
@@ -187,8 +243,18 @@ def test_the_batch_leaves_no_trace(batch):
 def test_no_report_carries_the_solution_or_an_escape_code(batch):
     solution = (ROOT / "solutions" / "lab1_supervised.py").read_text()
     secret = next(line.strip() for line in solution.splitlines() if "BEGIN SOLUTION" in line)
-    body = solution.split("BEGIN SOLUTION", 1)[1].split("END SOLUTION", 1)[0].strip().splitlines()[0].strip()
-    for text in [batch["stdout"], batch["stderr"], *(json.dumps(d) for d in batch["json"].values())]:
+    body = (
+        solution.split("BEGIN SOLUTION", 1)[1]
+        .split("END SOLUTION", 1)[0]
+        .strip()
+        .splitlines()[0]
+        .strip()
+    )
+    for text in [
+        batch["stdout"],
+        batch["stderr"],
+        *(json.dumps(d) for d in batch["json"].values()),
+    ]:
         assert body not in text and secret not in text
     assert "\x1b" not in batch["stdout"] + batch["stderr"]
     assert "\u202e" not in batch["stdout"] and "\u2066" not in batch["stdout"]
@@ -202,7 +268,8 @@ def test_printed_output_is_capped_in_every_report(batch):
     assert (batch["out"] / "junit.xml").stat().st_size < 1_000_000
 
 
-# -- the sandbox on its own ------------------------------------------------------------------------
+# -- the sandbox on its own
+# ------------------------------------------------------------------------
 
 
 def sandboxed(level: str, code: str, folder: Path | None = None) -> subprocess.CompletedProcess:
@@ -219,10 +286,12 @@ def test_namespaces_show_only_the_allowlist(tmp_path):
     (tmp_path / "lab1_supervised.py").write_text("x = 1\n")
     code = f"""
 import os, socket
-print(os.getuid(), sorted(os.listdir({str(ROOT)!r})), sorted(os.listdir("/submission")), os.getcwd())
-print(os.environ["HOME"], sorted(os.listdir("/proc"))[:0], len([p for p in os.listdir("/proc") if p.isdigit()]))
+print(os.getuid(), sorted(os.listdir({str(ROOT)!r})), sorted(os.listdir("/submission")),
+      os.getcwd())
+print(os.environ["HOME"], len([p for p in os.listdir("/proc") if p.isdigit()]))
 open("/scratch/figure.png", "w").write("ok")
-for attempt in (lambda: open("/submission/new.py", "w"), lambda: open({str(ROOT / 'course' / 'x.py')!r}, "w"),
+for attempt in (lambda: open("/submission/new.py", "w"),
+                lambda: open({str(ROOT / "course" / "x.py")!r}, "w"),
                 lambda: socket.create_connection(("127.0.0.1", 22), timeout=1)):
     try:
         attempt()
@@ -237,13 +306,16 @@ for attempt in (lambda: open("/submission/new.py", "w"), lambda: open({str(ROOT 
     assert uid == "65534"
     assert "'solutions'" not in listing and "'tests'" not in listing and "'.git'" not in listing
     assert "['lab1_supervised.py']" in listing and listing.endswith("/scratch")
-    assert lines[1].startswith("/home/student") and int(lines[1].split()[-1]) <= 3  # bwrap's init and us
+    assert (
+        lines[1].startswith("/home/student") and int(lines[1].split()[-1]) <= 3
+    )  # bwrap's init and us
     assert "allowed" not in lines[2:]
 
 
 @needs_namespaces
 def test_the_sandbox_adds_little_to_a_start():
     """bubblewrap's own cost, measured against the same Python start without it (best of three)."""
+
     def best(level: str) -> float:
         times = []
         for _ in range(3):
@@ -255,9 +327,13 @@ def test_the_sandbox_adds_little_to_a_start():
     assert best("namespaces") - best("none") < 0.5
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK), reason="needs root and a system Python")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
+    reason="needs root and a system Python",
+)
 def test_the_uid_fallback_runs_as_nobody_in_its_own_scratch(tmp_path):
-    """The `uid` level, shown with the system's Python (the project's may sit in a private folder)."""
+    """The `uid` level, shown with the system's Python (the project's may sit in a private
+    folder)."""
     private = tmp_path / "solutions"
     private.mkdir(mode=0o700)
     (private / "lab1_supervised.py").write_text("secret = 1\n")
@@ -265,7 +341,7 @@ def test_the_uid_fallback_runs_as_nobody_in_its_own_scratch(tmp_path):
 import os
 print(os.getuid(), os.getgid(), os.getgroups(), os.environ["HOME"] == os.getcwd())
 open("figure.png", "w").write("ok")
-for path in ({str(private / 'lab1_supervised.py')!r}, {str(ROOT / 'README.md')!r} + ".new"):
+for path in ({str(private / "lab1_supervised.py")!r}, {str(ROOT / "README.md")!r} + ".new"):
     try:
         open(path, "a" if path.endswith(".new") else "r")
         print("allowed")
@@ -279,7 +355,11 @@ for path in ({str(private / 'lab1_supervised.py')!r}, {str(ROOT / 'README.md')!r
     finally:
         box.close()
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["65534 65534 [] True", "PermissionError", "PermissionError"]
+    assert result.stdout.splitlines() == [
+        "65534 65534 [] True",
+        "PermissionError",
+        "PermissionError",
+    ]
 
 
 def test_choose_names_the_fix_when_nothing_is_available(monkeypatch):
@@ -322,29 +402,69 @@ def test_grading_without_isolation_warns(tmp_path):
     assert "WARNING: --isolation none" in result.stderr
 
 
-# -- the verdict file, read as untrusted ---------------------------------------------------------------
+# -- the verdict file, read as untrusted
+# ---------------------------------------------------------------
 
 
 def records(*lines: object) -> str:
     return "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
 
 
-COLLECTED = {"event": "collected", "tests": [
-    {"id": "t1", "name": "lab1.f: one", "number": "1.1", "lab": "lab1", "exercise": "f", "points": 2, "variant": None},
-    {"id": "t2", "name": "lab1.g: two", "number": "1.2", "lab": "lab1", "exercise": "g", "points": 3, "variant": None},
-]}
+COLLECTED = {
+    "event": "collected",
+    "tests": [
+        {
+            "id": "t1",
+            "name": "lab1.f: one",
+            "number": "1.1",
+            "lab": "lab1",
+            "exercise": "f",
+            "points": 2,
+            "variant": None,
+        },
+        {
+            "id": "t2",
+            "name": "lab1.g: two",
+            "number": "1.2",
+            "lab": "lab1",
+            "exercise": "g",
+            "points": 3,
+            "variant": None,
+        },
+    ],
+}
 
 
 def test_verdicts_first_record_wins_and_only_collected_tests_count(tmp_path):
     path = tmp_path / "results.jsonl"
-    path.write_text(records(
-        COLLECTED,
-        {"event": "result", "id": "t1", "status": "failed", "output": "wrong", "error_kind": None},
-        {"event": "result", "id": "t1", "status": "passed", "output": ""},  # a forged second verdict
-        {"event": "result", "id": "t3", "status": "passed", "output": ""},  # no such test
-        {"event": "result", "id": "t2", "status": "passed", "output": 42},  # an output of the wrong type
-        "{not json", ["a", "list"], {"event": 7},
-    ))
+    path.write_text(
+        records(
+            COLLECTED,
+            {
+                "event": "result",
+                "id": "t1",
+                "status": "failed",
+                "output": "wrong",
+                "error_kind": None,
+            },
+            {
+                "event": "result",
+                "id": "t1",
+                "status": "passed",
+                "output": "",
+            },  # a forged second verdict
+            {"event": "result", "id": "t3", "status": "passed", "output": ""},  # no such test
+            {
+                "event": "result",
+                "id": "t2",
+                "status": "passed",
+                "output": 42,
+            },  # an output of the wrong type
+            "{not json",
+            ["a", "list"],
+            {"event": 7},
+        )
+    )
     result = _read_results(path, "lab1", "")
     assert [(t.status, t.score) for t in result.tests] == [("failed", 0.0), ("passed", 3.0)]
     assert result.tests[1].output == "" and result.score == 3
@@ -383,9 +503,18 @@ def test_a_complete_submission_fits_in_gradescopes_memory(tmp_path):
     group.mkdir()
     try:
         (group / "memory.limit_in_bytes").write_text(str(768 << 20))
-        command = f"echo $$ > {group}/cgroup.procs && exec {sys.executable} -m course grade solutions --json {tmp_path}/r.json"
-        result = subprocess.run(["sh", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=900)
-        oom = (group / "memory.oom_control").read_text() if (group / "memory.oom_control").exists() else ""
+        command = (
+            f"echo $$ > {group}/cgroup.procs && exec {sys.executable} -m course grade solutions"
+            f" --json {tmp_path}/r.json"
+        )
+        result = subprocess.run(
+            ["sh", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=900
+        )
+        oom = (
+            (group / "memory.oom_control").read_text()
+            if (group / "memory.oom_control").exists()
+            else ""
+        )
     finally:
         for _ in range(50):
             try:
@@ -395,7 +524,9 @@ def test_a_complete_submission_fits_in_gradescopes_memory(tmp_path):
                 time.sleep(0.2)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["score"] == report["max_score"] > 0, [t["output"][:200] for t in report["tests"] if t["status"] != "passed"]
+    assert report["score"] == report["max_score"] > 0, [
+        t["output"][:200] for t in report["tests"] if t["status"] != "passed"
+    ]
     assert "oom_kill 0" in oom or "oom_kill" not in oom, oom
 
 
@@ -406,6 +537,10 @@ def test_course_check_runs_without_a_sandbox_where_there_is_none(monkeypatch):
 
 def test_probes_hold_no_answer():
     """The probes run in the student's sandbox: none may build lab 1's network."""
-    text = "".join(path.read_text() for path in (ROOT / "course" / "grading" / "probes").glob("*.py"))
+    text = "".join(
+        path.read_text() for path in (ROOT / "course" / "grading" / "probes").glob("*.py")
+    )
     assert "MaxPool" not in text
-    assert not re.search(r"(?<![.\w\"])build_backbone\(", text), "a probe builds a backbone of its own named like lab 1's"
+    assert not re.search(r"(?<![.\w\"])build_backbone\(", text), (
+        "a probe builds a backbone of its own named like lab 1's"
+    )

@@ -6,14 +6,15 @@ bools, numbers, strings, lists, tuples, dicts with string keys, NumPy arrays and
 `ModelFile` (a Keras model saved as a `.keras` file: the worker sends models this way, and only a
 process that never ran student code loads them).
 """
+
 from __future__ import annotations
 
 import io
 import json
 import os
 import select
-import time
 import struct
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,14 +81,17 @@ def encode(obj: Any) -> bytes:
 
 
 def decode(data: bytes, tensor=None) -> Any:
-    """The inverse of `encode`. `tensor(array, dtype)` builds `AsTensor` values (the worker's hook)."""
+    """The inverse of `encode`. `tensor(array, dtype)` builds `AsTensor` values (the worker's
+    hook)."""
     try:
         (length,) = struct.unpack_from("<Q", data, 0)
         document = json.loads(data[8 : 8 + length])
         arrays, offset = [], 8 + length
         while offset < len(data):
             (size,) = struct.unpack_from("<Q", data, offset)
-            arrays.append(np.load(io.BytesIO(data[offset + 8 : offset + 8 + size]), allow_pickle=False))
+            arrays.append(
+                np.load(io.BytesIO(data[offset + 8 : offset + 8 + size]), allow_pickle=False)
+            )
             offset += 8 + size
     except (struct.error, ValueError, OSError, RecursionError) as error:
         raise CodecError(f"malformed message: {type(error).__name__}") from None
@@ -144,7 +148,8 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
 
 
 def read_message(fd: int, deadline: float | None = None, limit: int = 1 << 30, tensor=None) -> Any:
-    """Reads one message; `TimeoutError` past `deadline` (monotonic), `EOFError` if the writer died."""
+    """Reads one message; `TimeoutError` past `deadline` (monotonic), `EOFError` if the writer
+    died."""
     (size,) = struct.unpack("<Q", _read_exactly(fd, 8, deadline))
     if size > limit:
         raise CodecError(f"a message of {size} bytes is larger than the limit of {limit}")

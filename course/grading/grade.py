@@ -6,22 +6,23 @@ only its own points; `--jobs N` runs N of them at once on threads. This process 
 TensorFlow nor any student code: the scores are assembled here from the checks' outcomes, which
 only the grader's pytest process writes. The reports are in `course.grading.reports`.
 """
+
 from __future__ import annotations
 
 import copy
 import os
 import re
 import sys
-import unicodedata
 import threading
 import time
+import unicodedata
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from course import LABS, ROOT
+from course import ROOT, registry
 from course.grading.runner import LabResult, TestResult, collect, grade_lab, graded_labs
 
 CALL_TIMEOUT = 30.0  # one call of student code; the solutions' calls take well under 2 s
@@ -51,7 +52,9 @@ class SubmissionResult:
     @property
     def isolation(self) -> str:
         """The isolation level the labs were graded with (`course.grading.sandbox`)."""
-        levels = sorted({lab.isolation for lab in self.labs if lab.isolation and lab.isolation != "not run"})
+        levels = sorted(
+            {lab.isolation for lab in self.labs if lab.isolation and lab.isolation != "not run"}
+        )
         return ", ".join(levels) or "not run"
 
     @property
@@ -77,16 +80,28 @@ def first_line(text: str, width: int = 160) -> str:
 
 
 def lab_problems(result: LabResult) -> list[str]:
-    """Short descriptions of what stopped a lab's checks from running normally (not wrong answers)."""
+    """Short descriptions of what stopped a lab's checks from running normally (not wrong
+    answers)."""
     problems = [first_line(result.problem)] if result.problem else []
     failed = [test for test in result.tests if test.status == "failed"]
     if any(test.kind == "forbidden" for test in failed):
         return problems  # result.problem says it
     outputs = {test.output for test in failed}
-    if failed and len(failed) == len(result.tests) and len(outputs) == 1 and failed[0].kind in ("missing_file", "import", "timeout", "crash", "protocol"):
-        return problems + [first_line(failed[0].output)]  # the whole lab failed for one reason (an import that failed)
+    if (
+        failed
+        and len(failed) == len(result.tests)
+        and len(outputs) == 1
+        and failed[0].kind in ("missing_file", "import", "timeout", "crash", "protocol")
+    ):
+        return problems + [
+            first_line(failed[0].output)
+        ]  # the whole lab failed for one reason (an import that failed)
     counts = Counter(test.kind for test in failed)
-    words = {"timeout": "timed out", "crash": "crashed the Python process", "protocol": "corrupted the grader's channel"}
+    words = {
+        "timeout": "timed out",
+        "crash": "crashed the Python process",
+        "protocol": "corrupted the grader's channel",
+    }
     for kind, said in words.items():
         if counts[kind]:
             problems.append(f"{counts[kind]} check{'s' if counts[kind] > 1 else ''} {said}")
@@ -110,8 +125,14 @@ def unique_names(folders: list[Path]) -> list[str]:
     """Display names: each folder's name (control characters replaced), made unique with its
     parents' names or a number."""
     plain = [printable(folder.name or str(folder)) for folder in folders]
-    names = [f"{printable(folder.parent.name)}-{name}" if plain.count(name) > 1 and folder.parent.name else name
-             for name, folder in zip(plain, folders)]
+    names = [
+        (
+            f"{printable(folder.parent.name)}-{name}"
+            if plain.count(name) > 1 and folder.parent.name
+            else name
+        )
+        for name, folder in zip(plain, folders, strict=False)
+    ]
     counts, seen = Counter(names), Counter()
     unique = []
     for name in names:
@@ -130,14 +151,22 @@ def locate(folder: Path, module: str) -> tuple[Path | None, str]:
         level = [sub for parent in level[:200] for sub in _subfolders(parent)]
         found += [sub / f"{module}.py" for sub in level if (sub / f"{module}.py").is_file()]
     if len(found) == 1:
-        return found[0].parent, f"{module}.py was graded from {printable(str(found[0].parent.relative_to(folder)))}/"
+        return (
+            found[0].parent,
+            f"{module}.py was graded from {printable(str(found[0].parent.relative_to(folder)))}/",
+        )
     if len(found) > 1:
         where = ", ".join(printable(str(path.relative_to(folder))) for path in found[:4])
         return None, f"{module}.py is in several folders ({where}); hand in exactly one"
     near = near_misses(folder, module)
     if near:
-        return None, (f"{module}.py is not in the submission, but {printable(near[0])} is: "
-                      f"name the file exactly {module}.py")
+        return (
+            None,
+            (
+                f"{module}.py is not in the submission, but {printable(near[0])} is: "
+                f"name the file exactly {module}.py"
+            ),
+        )
     return None, ""
 
 
@@ -168,8 +197,11 @@ def near_misses(folder: Path, module: str) -> list[str]:
 
 def _subfolders(parent: Path) -> list[Path]:
     try:
-        return [sub for sub in sorted(parent.iterdir())
-                if sub.is_dir() and not sub.is_symlink() and not sub.name.startswith((".", "__"))]
+        return [
+            sub
+            for sub in sorted(parent.iterdir())
+            if sub.is_dir() and not sub.is_symlink() and not sub.name.startswith((".", "__"))
+        ]
     except OSError:
         return []
 
@@ -208,21 +240,27 @@ def grade_submissions(
 
     labs = list(labs or graded_labs())
     isolation = choose(isolation)
-    # The names and points of every check, for labs that cannot run: collected while grading starts.
+    # The names and points of every check, for labs that cannot run: collected while grading
+    # starts.
     collector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect")
     collected = collector.submit(collect, labs)
     collector.shutdown(wait=False)
-    results = [SubmissionResult(name, Path(folder)) for name, folder in zip(unique_names([Path(f) for f in folders]), folders)]
+    results = [
+        SubmissionResult(name, Path(folder))
+        for name, folder in zip(unique_names([Path(f) for f in folders]), folders, strict=False)
+    ]
     slots: dict[tuple[int, str], LabResult] = {}
     missing: dict[tuple[int, str], str] = {}
     tasks: list[tuple[int, str, Path]] = []
     for index, submission in enumerate(results):
         for lab in labs:
-            folder, note = locate(submission.folder, LABS[lab])
+            folder, note = locate(submission.folder, registry.LABS[lab].module)
             if note:
                 submission.notes.append(note)
             if folder is None:
-                missing[index, lab] = note or f"{LABS[lab]}.py is not in the submission."
+                missing[index, lab] = (
+                    note or f"{registry.LABS[lab].file} is not in the submission."
+                )
             else:
                 tasks.append((index, lab, folder))
     remaining = Counter(index for index, _, _ in tasks)
@@ -242,14 +280,31 @@ def grade_submissions(
         with lock:
             started.setdefault(index, time.monotonic())
         try:
-            result = grade_lab(folder, lab, wall_limit=wall_limit, call_timeout=call_timeout,
-                               import_timeout=import_timeout, solutions=solutions, isolation=isolation)
+            result = grade_lab(
+                folder,
+                lab,
+                wall_limit=wall_limit,
+                call_timeout=call_timeout,
+                import_timeout=import_timeout,
+                solutions=solutions,
+                isolation=isolation,
+            )
         except Exception as error:  # noqa: BLE001  (one failure of the grader must not stop a batch)
-            return not_run(collected.result()[lab], f"the grader failed on this lab ({type(error).__name__}: {error}); "
-                                                    "please report this to the course staff")
+            return not_run(
+                collected.result()[lab],
+                f"the grader failed on this lab ({type(error).__name__}: {error}); "
+                "please report this to the course staff",
+            )
         if not result.tests:  # the grading run ended before it had even collected the checks
-            filled = not_run(collected.result()[lab], result.problem or "the grading run ended before any check ran")
-            filled.seconds, filled.printed, filled.printed_bytes = result.seconds, result.printed, result.printed_bytes
+            filled = not_run(
+                collected.result()[lab],
+                result.problem or "the grading run ended before any check ran",
+            )
+            filled.seconds, filled.printed, filled.printed_bytes = (
+                result.seconds,
+                result.printed,
+                result.printed_bytes,
+            )
             result = filled
         result.isolation = isolation
         return result
@@ -285,8 +340,11 @@ def _report_safely(callback: Callable, *args) -> None:
     try:
         callback(*args)
     except Exception as error:  # noqa: BLE001
-        print(f"course grade: could not show a report ({type(error).__name__}: {error}); "
-              "the files written at the end hold it", file=sys.stderr)
+        print(
+            f"course grade: could not show a report ({type(error).__name__}: {error}); "
+            "the files written at the end hold it",
+            file=sys.stderr,
+        )
 
 
 # -- the command line ----------------------------------------------------------------------------
@@ -310,12 +368,15 @@ def resolve_labs(names: list[str] | None) -> list[str]:
             module = lab_module_name(name)
         except ImplementationError as error:
             raise UsageError(str(error)) from None
-        lab = next(short for short, long in LABS.items() if long == module)
+        lab = registry.lab(module).key
         if lab not in available:
-            raise UsageError(f"{lab} has no autograder tests yet (the graded labs are {', '.join(available) or 'none'})")
+            raise UsageError(
+                f"{lab} has no autograder tests yet (the graded labs are"
+                f" {', '.join(available) or 'none'})"
+            )
         if lab not in chosen:
             chosen.append(lab)
-    return [lab for lab in LABS if lab in chosen]
+    return [lab for lab in registry.LABS if lab in chosen]
 
 
 def resolve_folder(name: str) -> Path:
@@ -369,16 +430,26 @@ def run(args, check: bool = False) -> int:
         except IsolationError as error:
             raise UsageError(str(error)) from None
         if isolation == "none" and not check:
-            print("course grade: WARNING: --isolation none: the submissions' code runs with your privileges "
-                  "and can read the solutions; grade only code you trust this way", file=sys.stderr)
+            print(
+                "course grade: WARNING: --isolation none: the submissions' code runs with your"
+                " privileges and can read the solutions; grade only code you trust this way",
+                file=sys.stderr,
+            )
         elif isolation == "none" and args.isolation == "auto":
-            print("course check: no sandbox here (bubblewrap is not installed): your code runs as you, "
-                  "which is fine for your own labs", file=sys.stderr)
+            print(
+                "course check: no sandbox here (bubblewrap is not installed): your code runs as"
+                " you, which is fine for your own labs",
+                file=sys.stderr,
+            )
         names = unique_names(folders)
         json_paths = reports.json_paths(args.json, names) if args.json else {}
         for path in json_paths.values():
-            folder = path.parent  # a folder named with a trailing slash is made if its parent exists
-            check_writable(str(folder if args.json.endswith(("/", os.sep)) and not folder.exists() else path))
+            folder = (
+                path.parent
+            )  # a folder named with a trailing slash is made if its parent exists
+            check_writable(
+                str(folder if args.json.endswith(("/", os.sep)) and not folder.exists() else path)
+            )
         check_writable(getattr(args, "csv", None))
         check_writable(getattr(args, "junit", None))
     except UsageError as error:
@@ -390,20 +461,34 @@ def run(args, check: bool = False) -> int:
 
     def on_lab(submission: SubmissionResult, lab: LabResult) -> None:
         if not quiet:
-            print(f"  graded {lab.lab} of {submission.name}: {reports.points(lab.score)}/{reports.points(lab.max_score)} "
-                  f"in {lab.seconds:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"  graded {lab.lab} of {submission.name}:"
+                f" {reports.points(lab.score)}/{reports.points(lab.max_score)} in"
+                f" {lab.seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_submission(submission: SubmissionResult) -> None:
         if not (quiet and batch):
-            out.write(reports.text_report(submission, verbose=verbose or check, student=check) + "\n")
+            out.write(
+                reports.text_report(submission, verbose=verbose or check, student=check) + "\n"
+            )
             out.flush()
 
     start = time.monotonic()
     try:
         results = grade_submissions(
-            folders, labs, jobs=getattr(args, "jobs", 1), call_timeout=args.call_timeout,
-            import_timeout=args.import_timeout, wall_limit=args.wall_limit, solutions=solutions,
-            isolation=isolation, on_lab=on_lab, on_submission=on_submission,
+            folders,
+            labs,
+            jobs=getattr(args, "jobs", 1),
+            call_timeout=args.call_timeout,
+            import_timeout=args.import_timeout,
+            wall_limit=args.wall_limit,
+            solutions=solutions,
+            isolation=isolation,
+            on_lab=on_lab,
+            on_submission=on_submission,
         )
     except CollectionError as error:
         print(f"course {'check' if check else 'grade'}: {error}", file=sys.stderr)
@@ -421,38 +506,99 @@ def run(args, check: bool = False) -> int:
         reports.write_csv(args.csv, results, labs)
     if getattr(args, "junit", None):
         reports.write_junit(args.junit, results)
-    written = [str(path) for path in json_paths.values()][:3] + [p for p in (getattr(args, "csv", None), getattr(args, "junit", None)) if p]
+    written = [str(path) for path in json_paths.values()][:3] + [
+        p for p in (getattr(args, "csv", None), getattr(args, "junit", None)) if p
+    ]
     if written and not quiet:
         more = len(json_paths) - 3 if len(json_paths) > 3 else 0
-        print("wrote " + ", ".join(written) + (f" and {more} more" if more else ""), file=sys.stderr)
+        print(
+            "wrote " + ", ".join(written) + (f" and {more} more" if more else ""), file=sys.stderr
+        )
     return 0
 
 
 def add_arguments(parser, check: bool = False) -> None:
     """The options `course grade` and `course check` share."""
     if check:
-        parser.add_argument("lab", nargs="?", help="grade only this lab (lab1 or lab1_supervised); default: every lab")
+        parser.add_argument(
+            "lab",
+            nargs="?",
+            help="grade only this lab (lab1 or lab1_supervised); default: every lab",
+        )
     else:
-        parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
-                            help="a folder of lab files (solutions and labs name the course's own)")
-        parser.add_argument("--lab", action="append", help="grade only this lab (repeatable); default: every graded lab")
-        parser.add_argument("--jobs", "-j", type=int, default=1,
-                            help="labs graded at once (each needs ~1 GB of memory and a core); default 1")
-        parser.add_argument("--csv", metavar="FILE", help="one row per submission: points per lab, total, problems")
-        parser.add_argument("--junit", metavar="FILE", help="JUnit XML: a test suite per submission and lab")
-        parser.add_argument("--quiet", "-q", action="store_true", help="batches: only the summary table")
-    parser.add_argument("--json", metavar="FILE", help=(
-        "Gradescope results.json; with several submissions, FILE is a folder (it ends with / or exists) "
-        "holding NAME.json for each, or else NAME is inserted before FILE's suffix (results.NAME.json)"))
-    parser.add_argument("--verbose", "-v", action="store_true", help="also show what the code printed")
-    parser.add_argument("--call-timeout", type=float, default=CALL_TIMEOUT, metavar="S",
-                        help=f"seconds one call of the student's code may take (default {CALL_TIMEOUT:g})")
-    parser.add_argument("--import-timeout", type=float, default=IMPORT_TIMEOUT, metavar="S",
-                        help=f"seconds importing one lab file may take (default {IMPORT_TIMEOUT:g})")
-    parser.add_argument("--wall-limit", type=float, default=WALL_LIMIT, metavar="S",
-                        help=f"seconds grading one lab may take in all (default {WALL_LIMIT:g})")
-    parser.add_argument("--solutions", metavar="DIR", help="the reference solutions' folder (default: solutions/ of the course)")
-    parser.add_argument("--isolation", choices=("auto", "namespaces", "uid", "none"), default="auto", help=(
-        "how the student's code is sandboxed: namespaces (bubblewrap), uid (uid 65534, where namespaces are "
-        "refused), none (no sandbox: only for trusted code); default auto, the strongest available"
-        + (", or none if there is none on your machine" if check else "")))
+        parser.add_argument(
+            "submissions",
+            nargs="+",
+            metavar="SUBMISSION",
+            help="a folder of lab files (solutions and labs name the course's own)",
+        )
+        parser.add_argument(
+            "--lab",
+            action="append",
+            help="grade only this lab (repeatable); default: every graded lab",
+        )
+        parser.add_argument(
+            "--jobs",
+            "-j",
+            type=int,
+            default=1,
+            help="labs graded at once (each needs ~1 GB of memory and a core); default 1",
+        )
+        parser.add_argument(
+            "--csv", metavar="FILE", help="one row per submission: points per lab, total, problems"
+        )
+        parser.add_argument(
+            "--junit", metavar="FILE", help="JUnit XML: a test suite per submission and lab"
+        )
+        parser.add_argument(
+            "--quiet", "-q", action="store_true", help="batches: only the summary table"
+        )
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help=(
+            "Gradescope results.json; with several submissions, FILE is a folder (it ends with /"
+            " or exists) holding NAME.json for each, or else NAME is inserted before FILE's suffix"
+            " (results.NAME.json)"
+        ),
+    )
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="also show what the code printed"
+    )
+    parser.add_argument(
+        "--call-timeout",
+        type=float,
+        default=CALL_TIMEOUT,
+        metavar="S",
+        help=f"seconds one call of the student's code may take (default {CALL_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--import-timeout",
+        type=float,
+        default=IMPORT_TIMEOUT,
+        metavar="S",
+        help=f"seconds importing one lab file may take (default {IMPORT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--wall-limit",
+        type=float,
+        default=WALL_LIMIT,
+        metavar="S",
+        help=f"seconds grading one lab may take in all (default {WALL_LIMIT:g})",
+    )
+    parser.add_argument(
+        "--solutions",
+        metavar="DIR",
+        help="the reference solutions' folder (default: solutions/ of the course)",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=("auto", "namespaces", "uid", "none"),
+        default="auto",
+        help=(
+            "how the student's code is sandboxed: namespaces (bubblewrap), uid (uid 65534, where"
+            " namespaces are refused), none (no sandbox: only for trusted code); default auto, the"
+            " strongest available"
+            + (", or none if there is none on your machine" if check else "")
+        ),
+    )

@@ -14,6 +14,7 @@ solutions are installed, runs them for the fixture `reference`. Students get the
 `course check` lists them. The two workers start side by side and share TensorFlow's pages: two
 fit in Gradescope's 768 MB (docs/grading.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from course import LABS, ROOT
+from course import ROOT, registry
 from course.grading.scan import solution_references
 from course.grading.submission import StudentCodeError, Submission
 from course.impl import impl_dir
@@ -31,16 +32,50 @@ AUTOGRADER = ROOT / "tests" / "autograder"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("course grading")
-    group.addoption("--impl", default="solutions", help="the implementation graded: solutions, labs or a folder")
-    group.addoption("--grade-results", default=None, help="write each graded test's outcome to this JSON-lines file")
-    group.addoption("--call-timeout", type=float, default=30.0, help="seconds one call of student code may take")
-    group.addoption("--import-timeout", type=float, default=60.0, help="seconds the import of a lab may take")
-    group.addoption("--exercise", action="append", default=[], help="grade only this exercise (repeatable)")
-    group.addoption("--solutions", default=str(ROOT / "solutions"), help="the reference solutions' folder (absent for students)")
-    group.addoption("--isolation", default="none", choices=("namespaces", "uid", "none"),
-                    help="the sandbox of the student's code (course grade chooses it; see course.grading.sandbox)")
-    group.addoption("--variants", default=None, help="JSON file {name: {impl, exercises}}: grade many trusted "
-                    "variants of a lab in one worker (the autograder's own tests)")
+    group.addoption(
+        "--impl",
+        default="solutions",
+        help="the implementation graded: solutions, labs or a folder",
+    )
+    group.addoption(
+        "--grade-results",
+        default=None,
+        help="write each graded test's outcome to this JSON-lines file",
+    )
+    group.addoption(
+        "--call-timeout",
+        type=float,
+        default=30.0,
+        help="seconds one call of student code may take",
+    )
+    group.addoption(
+        "--import-timeout", type=float, default=60.0, help="seconds the import of a lab may take"
+    )
+    group.addoption(
+        "--exercise", action="append", default=[], help="grade only this exercise (repeatable)"
+    )
+    group.addoption(
+        "--solutions",
+        default=str(ROOT / "solutions"),
+        help="the reference solutions' folder (absent for students)",
+    )
+    group.addoption(
+        "--isolation",
+        default="none",
+        choices=("namespaces", "uid", "none"),
+        help=(
+            "the sandbox of the student's code (course grade chooses it; see"
+            " course.grading.sandbox)"
+        ),
+    )
+    group.addoption(
+        "--variants",
+        default=None,
+        help=(
+            "JSON file {name: {impl, exercises}}: grade many trusted "
+            "variants of a lab in one worker (the autograder's own tests)"
+        ),
+    )
 
 
 def _variants(config: pytest.Config) -> dict | None:
@@ -59,7 +94,9 @@ def _variant(item: pytest.Item) -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "grade(exercise, points): an autograder check worth `points` for `exercise`")
+    config.addinivalue_line(
+        "markers", "grade(exercise, points): an autograder check worth `points` for `exercise`"
+    )
     path = config.getoption("--grade-results")
     config._grade_results = open(path, "a", buffering=1) if path else None  # noqa: SIM115
 
@@ -78,17 +115,38 @@ def grade_info(item: pytest.Item) -> dict:
     """Lab, exercise, points and the check's title of a graded test."""
     marker = item.get_closest_marker("grade")
     lab = item.module.LAB
-    title = (item.function.__doc__ or item.name).strip().splitlines()[0]
-    return {"id": item.nodeid, "lab": lab, "exercise": marker.args[0], "points": float(marker.kwargs["points"]),
-            "name": f"{lab}.{marker.args[0]}: {title}", "variant": _variant(item)}
+    title = " ".join((item.function.__doc__ or item.name).strip().split("\n\n")[0].split())
+    return {
+        "id": item.nodeid,
+        "lab": lab,
+        "exercise": marker.args[0],
+        "points": float(marker.kwargs["points"]),
+        "name": f"{lab}.{marker.args[0]}: {title}",
+        "variant": _variant(item),
+    }
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     graded = [item for item in items if hasattr(getattr(item, "module", None), "LAB")]
+    totals: dict[tuple[str, str, object], float] = {}
     for item in graded:
         marker = item.get_closest_marker("grade")
         if marker is None or len(marker.args) != 1 or "points" not in marker.kwargs:
-            raise pytest.UsageError(f"{item.nodeid}: a graded test needs @pytest.mark.grade(exercise, points=N)")
+            raise pytest.UsageError(
+                f"{item.nodeid}: a graded test needs @pytest.mark.grade(exercise, points=N)"
+            )
+        try:
+            registry.LABS[item.module.LAB].exercise(marker.args[0])
+        except (KeyError, registry.RegistryError) as error:
+            raise pytest.UsageError(f"{item.nodeid}: {error} (course/registry.py)") from None
+        key = (item.module.LAB, marker.args[0], _variant(item))
+        totals[key] = totals.get(key, 0) + marker.kwargs["points"]
+    for (lab, name, _), total in totals.items():
+        if total != registry.LABS[lab].exercise(name).points:
+            raise pytest.UsageError(
+                f"the checks of {lab}.{name} add up to {total:g} points, course/registry.py "
+                f"gives it {registry.LABS[lab].exercise(name).points}"
+            )
     exercises, variants = set(config.getoption("--exercise")), _variants(config) or {}
 
     def wanted(item: pytest.Item) -> bool:
@@ -121,21 +179,43 @@ _INFO = pytest.StashKey[dict]()
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
-    if _INFO not in item.stash or call.when == "teardown" or (call.when == "setup" and report.passed):
+    if (
+        _INFO not in item.stash
+        or call.when == "teardown"
+        or (call.when == "setup" and report.passed)
+    ):
         return report
-    status, output, kind = ("passed" if report.passed else "skipped" if report.skipped else "failed"), "", None
+    status, output, kind = (
+        ("passed" if report.passed else "skipped" if report.skipped else "failed"),
+        "",
+        None,
+    )
     if call.excinfo is not None:
         error = call.excinfo.value
         if isinstance(error, StudentCodeError):
-            report.longrepr = output = error.message  # the student's problem, not the grader's traceback
+            report.longrepr = output = (
+                error.message
+            )  # the student's problem, not the grader's traceback
             kind = error.kind
         elif report.skipped:
             output = str(getattr(error, "msg", error))
         elif isinstance(error, AssertionError):
             output = str(error).split("\nassert ")[0]
         else:
-            output = f"the check itself failed ({type(error).__name__}: {error}); please report this to the course staff"
-    _emit(item.config, {"event": "result", "id": item.nodeid, "status": status, "output": output, "error_kind": kind})
+            output = (
+                f"the check itself failed ({type(error).__name__}: {error}); please report this to"
+                " the course staff"
+            )
+    _emit(
+        item.config,
+        {
+            "event": "result",
+            "id": item.nodeid,
+            "status": status,
+            "output": output,
+            "error_kind": kind,
+        },
+    )
     return report
 
 
@@ -147,7 +227,10 @@ def _solutions(config: pytest.Config) -> Path:
 
 
 def _limits(config: pytest.Config) -> dict:
-    return {"call_timeout": config.getoption("--call-timeout"), "import_timeout": config.getoption("--import-timeout")}
+    return {
+        "call_timeout": config.getoption("--call-timeout"),
+        "import_timeout": config.getoption("--import-timeout"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -156,9 +239,14 @@ def judge(request: pytest.FixtureRequest):
     reference solution where it is installed. It starts as soon as the student's lab has been
     imported, beside the student's worker (a lab that cannot be imported needs no judge)."""
     config = request.config
-    solution_file = _solutions(config) / f"{LABS[request.module.LAB]}.py"
-    handle = Submission(solution_file if solution_file.is_file() else None, isolation=config.getoption("--isolation"),
-                        trusted=True, readable=[AUTOGRADER, Path(request.module.__file__).parent], **_limits(config))
+    solution_file = _solutions(config) / registry.LABS[request.module.LAB].file
+    handle = Submission(
+        solution_file if solution_file.is_file() else None,
+        isolation=config.getoption("--isolation"),
+        trusted=True,
+        readable=[AUTOGRADER, Path(request.module.__file__).parent],
+        **_limits(config),
+    )
     yield handle
     handle.stop()
 
@@ -167,20 +255,30 @@ def judge(request: pytest.FixtureRequest):
 def lab(request: pytest.FixtureRequest, judge: Submission):
     """The graded implementation of this module's `LAB`, run in a sandboxed worker process."""
     config = request.config
-    name = LABS[request.module.LAB]
+    name = registry.LABS[request.module.LAB].module
     variants = _variants(config)
     if variants:
-        yield _shared_variant_submission(request, Path(variants[request.param]["impl"]) / f"{name}.py", judge)
+        yield _shared_variant_submission(
+            request, Path(variants[request.param]["impl"]) / f"{name}.py", judge
+        )
         return
     folder = impl_dir(config.getoption("--impl"))
     lab_file = folder / f"{name}.py"
-    submission = Submission(lab_file, isolation=config.getoption("--isolation"), judge=judge, **_limits(config))
+    submission = Submission(
+        lab_file,
+        isolation=config.getoption("--isolation"),
+        judge=judge,
+        exercises=_exercise_names(request),
+        lab_key=request.module.LAB,
+        **_limits(config),
+    )
     if lab_file.is_file() and folder != _solutions(config):
         references = solution_references(lab_file.read_text(errors="replace"))
         if references:
             submission.fatal = StudentCodeError(
-                "forbidden", f"{lab_file.name} refers to the reference solutions ({references[0]}); "
-                "a lab that reads or imports the reference solutions earns no points."
+                "forbidden",
+                f"{lab_file.name} refers to the reference solutions ({references[0]}); "
+                "a lab that reads or imports the reference solutions earns no points.",
             )
     if not submission.fatal:
         try:
@@ -203,12 +301,25 @@ def reference(judge: Submission):
     return judge
 
 
-def _shared_variant_submission(request: pytest.FixtureRequest, lab_file: Path, judge: Submission) -> Submission:
-    """One worker for every variant of a lab: the variants are the course's own trusted fixtures."""
+def _exercise_names(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    return tuple(exercise.name for exercise in registry.LABS[request.module.LAB].exercises)
+
+
+def _shared_variant_submission(
+    request: pytest.FixtureRequest, lab_file: Path, judge: Submission
+) -> Submission:
+    """One worker for every variant of a lab: the variants are the course's own trusted
+    fixtures."""
     shared = request.config.stash.setdefault(_SHARED, {})
     submission = shared.get(request.module.LAB)
     if submission is None:
-        submission = shared[request.module.LAB] = Submission(lab_file, judge=judge, **_limits(request.config))
+        submission = shared[request.module.LAB] = Submission(
+            lab_file,
+            judge=judge,
+            exercises=_exercise_names(request),
+            lab_key=request.module.LAB,
+            **_limits(request.config),
+        )
         request.config.add_cleanup(submission.stop)
     submission.judge = judge
     try:

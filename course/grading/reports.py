@@ -7,6 +7,7 @@ not have) earns nothing but is not a failure: the terminal says so, Gradescope g
 for it (Gradescope has no "skipped"; without a status it shows the score, 0 of its points, and the
 output saying why), JUnit marks it <skipped/>.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,11 +15,11 @@ import io
 import json
 import os
 import re
-import tempfile
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from course.files import atomic_write
 from course.grading.grade import lab_problems, printable
 from course.grading.runner import LabResult, TestResult
 
@@ -41,7 +42,7 @@ def clean(text: str) -> str:
 def title(test: TestResult) -> str:
     """The check's words, without the `labN.exercise: ` prefix of its name."""
     prefix = f"{test.lab}.{test.exercise}: "
-    return test.name[len(prefix):] if test.name.startswith(prefix) else test.name
+    return test.name[len(prefix) :] if test.name.startswith(prefix) else test.name
 
 
 def plural(count: float, word: str) -> str:
@@ -51,9 +52,13 @@ def plural(count: float, word: str) -> str:
 def _wrap(text: str, indent: int, max_lines: int = MESSAGE_LINES) -> list[str]:
     lines = []
     for paragraph in clean(text).strip().splitlines() or [""]:
-        lines += textwrap.wrap(paragraph, WIDTH - indent, subsequent_indent="  ", break_on_hyphens=False) or [""]
+        lines += textwrap.wrap(
+            paragraph, WIDTH - indent, subsequent_indent="  ", break_on_hyphens=False
+        ) or [""]
     if len(lines) > max_lines:
-        lines = lines[: max_lines - 1] + [lines[max_lines - 1][: WIDTH - indent - 40] + " ... (cut: --json FILE has all of it)"]
+        lines = lines[: max_lines - 1] + [
+            lines[max_lines - 1][: WIDTH - indent - 40] + " ... (cut: --json FILE has all of it)"
+        ]
     return [" " * indent + line for line in lines]
 
 
@@ -86,16 +91,22 @@ def text_report(submission, verbose: bool = False, student: bool = False) -> str
     total = f"{submission.name}: {points(submission.score)}/{points(submission.max_score)}"
     if student:
         if skipped:
-            lines.append(f"{plural(len(skipped), 'check')} ({plural(sum(t.max_score for t in skipped), 'point')}) "
-                         f"{'needs' if len(skipped) == 1 else 'need'} the reference solutions and "
-                         f"{'runs' if len(skipped) == 1 else 'run'} when you submit:")
+            lines.append(
+                f"{plural(len(skipped), 'check')}"
+                f" ({plural(sum(t.max_score for t in skipped), 'point')})"
+                f" {'needs' if len(skipped) == 1 else 'need'} the reference solutions and"
+                f" {'runs' if len(skipped) == 1 else 'run'} when you submit:"
+            )
             lines += [f"  {test.number} {test.name}" for test in skipped]
             total += " on the checks that ran here"
         elif submission.tests and submission.score == submission.max_score:
             total += ": every check passed"
     elif skipped:
-        total += (f" ({plural(len(skipped), 'check')} worth {plural(sum(t.max_score for t in skipped), 'point')} "
-                  "could not run: they need the reference solutions)")
+        total += (
+            f" ({plural(len(skipped), 'check')} worth"
+            f" {plural(sum(t.max_score for t in skipped), 'point')} could not run: they need the"
+            " reference solutions)"
+        )
     lines.append(f"  isolation: {isolation_words(submission.isolation)}")
     lines.append(total)
     return "\n".join(lines)
@@ -106,38 +117,69 @@ def _lab_rows(lab: LabResult, verbose: bool, student: bool) -> list[str]:
     failed = [test for test in lab.tests if test.status == "failed"]
     outputs = {test.output for test in failed}
     exercises = list(dict.fromkeys(test.exercise for test in lab.tests))
-    lab_wide = len(failed) > 1 and len(outputs) == 1 and len({test.exercise for test in failed}) > 1
+    lab_wide = (
+        len(failed) > 1 and len(outputs) == 1 and len({test.exercise for test in failed}) > 1
+    )
     for exercise in exercises:
         tests = [test for test in lab.tests if test.exercise == exercise]
         score, top = sum(t.score for t in tests), sum(t.max_score for t in tests)
         ran_here = sum(t.max_score for t in tests if t.status != "skipped")
         shown = f"{points(score)}/{points(top)}"
-        lines.append(f"  {lab.lab:<5} {exercise:<24} {shown:>9}"
-                     + (f"   ({points(top - ran_here)} checked at submission)" if top > ran_here else ""))
+        lines.append(
+            f"  {lab.lab:<5} {exercise:<24} {shown:>9}"
+            + (f"   ({points(top - ran_here)} checked at submission)" if top > ran_here else "")
+        )
         if not lab_wide:
             lines += _messages(tests, 8, student)
     shown = f"{points(lab.score)}/{points(lab.max_score)}"
     lines.append(f"  {lab.lab:<5} {'total':<24} {shown:>9}   {lab.seconds:.1f} s")
+    lines += [f"        {advice}" for advice in fix_first(lab)]
     if lab_wide:
         lines += _wrap(f"all {len(failed)} checks: {failed[0].output}", 8)
         lines += _messages([test for test in lab.tests if test.status == "skipped"], 8, student)
     if lab.problem and not any(test.kind == "forbidden" for test in failed):
         lines += _wrap(f"problem: {lab.problem}", 8)
     if lab.printed_bytes:
-        lines += _wrap(f"{lab.lab}'s code printed {lab.printed_bytes:,} bytes"
-                       + ("; the start and the end of it:" if verbose else " (--verbose shows it)"), 8)
+        lines += _wrap(
+            f"{lab.lab}'s code printed {lab.printed_bytes:,} bytes"
+            + ("; the start and the end of it:" if verbose else " (--verbose shows it)"),
+            8,
+        )
         if verbose:
             printed = clean(lab.printed).splitlines()
             if len(printed) > PRINTED_LINES:
-                printed = printed[: PRINTED_LINES // 2] + ["..."] + printed[-PRINTED_LINES // 2:]
-            lines += [" " * 10 + line[:WIDTH - 10] for line in printed]
+                printed = printed[: PRINTED_LINES // 2] + ["..."] + printed[-PRINTED_LINES // 2 :]
+            lines += [" " * 10 + line[: WIDTH - 10] for line in printed]
     return lines
+
+
+def fix_first(lab: LabResult) -> list[str]:
+    """ "fix rotate first: ..." for each failed exercise that other failed exercises build on."""
+    from course.registry import LABS
+    from course.registry import fix_first as order
+
+    if lab.lab not in LABS:
+        return []
+    failed = {test.exercise for test in lab.tests if test.status == "failed"}
+    advice = []
+    for used, callers in order(lab.lab, failed).items():
+        names = [f"{name}()" for name in callers]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        advice.append(
+            f"fix {used}() first: {listed} {'builds' if len(names) == 1 else 'build'} on it, "
+            f"so {'its checks' if len(names) == 1 else 'their checks'} may pass once it does"
+        )
+    return advice
 
 
 def summary_table(results, labs: list[str], seconds: float) -> str:
     """The end of a batch: one row per submission, its points per lab, total and problems."""
     name_width = min(30, max([len("submission")] + [len(r.name) for r in results]))
-    header = f"{'submission':<{name_width}} " + " ".join(f"{lab:>9}" for lab in labs) + f" {'total':>9}  problems"
+    header = (
+        f"{'submission':<{name_width}} "
+        + " ".join(f"{lab:>9}" for lab in labs)
+        + f" {'total':>9}  problems"
+    )
     lines = ["", header, "-" * len(header)]
     for result in results:
         cells = []
@@ -146,12 +188,22 @@ def summary_table(results, labs: list[str], seconds: float) -> str:
             cells.append(f"{points(graded.score)}/{points(graded.max_score)}" if graded else "-")
         total = f"{points(result.score)}/{points(result.max_score)}"
         problems = "; ".join(result.problems())
-        name = result.name if len(result.name) <= name_width else result.name[: name_width - 3] + "..."
-        row = f"{name:<{name_width}} " + " ".join(f"{cell:>9}" for cell in cells) + f" {total:>9}  {clean(problems)}"
+        name = (
+            result.name
+            if len(result.name) <= name_width
+            else result.name[: name_width - 3] + "..."
+        )
+        row = (
+            f"{name:<{name_width}} "
+            + " ".join(f"{cell:>9}" for cell in cells)
+            + f" {total:>9}  {clean(problems)}"
+        )
         lines.append(row if len(row) <= 2 * WIDTH else row[: 2 * WIDTH - 3] + "...")
     troubled = sum(1 for result in results if result.problems())
-    lines.append(f"graded {plural(len(results), 'submission')} in {seconds:.1f} s"
-                 + (f"; {troubled} with problems" if troubled else ""))
+    lines.append(
+        f"graded {plural(len(results), 'submission')} in {seconds:.1f} s"
+        + (f"; {troubled} with problems" if troubled else "")
+    )
     return "\n".join(lines)
 
 
@@ -165,20 +217,27 @@ def isolation_words(level: str) -> str:
 
 
 def summary_text(submission) -> str:
-    """Gradescope's top-level `output`: the total, each lab's points, problems and printed output."""
+    """Gradescope's top-level `output`: the total, each lab's points, problems and printed
+    output."""
     lines = [f"Total: {points(submission.score)}/{points(submission.max_score)}"]
     lines += [f"Note: {note}" for note in submission.notes]
     lines.append(f"Isolation: {isolation_words(submission.isolation)}")
     for lab in submission.labs:
         lines.append(f"{lab.lab}: {points(lab.score)}/{points(lab.max_score)}")
         lines += [f"  Problem: {problem}" for problem in _problems(lab)]
+        lines += [f"  Advice: {advice}" for advice in fix_first(lab)]
         if lab.printed_bytes:
-            lines.append(f"  Your code printed {lab.printed_bytes:,} bytes; the start and the end of it:")
+            lines.append(
+                f"  Your code printed {lab.printed_bytes:,} bytes; the start and the end of it:"
+            )
             lines += ["    " + line for line in lab.printed.splitlines()]
     skipped = submission.skipped
     if skipped:
-        lines.append(f"{plural(len(skipped), 'check')} ({plural(sum(t.max_score for t in skipped), 'point')}) could not run "
-                     "here: they need the reference solutions.")
+        lines.append(
+            f"{plural(len(skipped), 'check')}"
+            f" ({plural(sum(t.max_score for t in skipped), 'point')}) could not run here: they"
+            " need the reference solutions."
+        )
     return "\n".join(lines)
 
 
@@ -187,15 +246,24 @@ def _problems(lab: LabResult) -> list[str]:
 
 
 def gradescope(submission) -> dict:
-    """The results.json Gradescope reads (`score`, `max_score`, `execution_time`, `output`, `tests`)."""
+    """The results.json Gradescope reads (`score`, `max_score`, `execution_time`, `output`,
+    `tests`)."""
     tests = []
     for test in submission.tests:
-        entry = {"name": test.name, "number": test.number, "score": float(test.score), "max_score": float(test.max_score)}
+        entry = {
+            "name": test.name,
+            "number": test.number,
+            "score": float(test.score),
+            "max_score": float(test.max_score),
+        }
         if test.status in ("passed", "failed"):
             entry["status"] = test.status
             entry["output"] = test.output
         else:  # no status: Gradescope has no "skipped", and this check did not fail
-            entry["output"] = f"Not checked here ({test.output}); this check runs when the course staff grade with the reference solutions."
+            entry["output"] = (
+                f"Not checked here ({test.output}); this check runs when the course staff grade"
+                " with the reference solutions."
+            )
         tests.append(entry)
     return {
         "score": float(submission.score),
@@ -207,9 +275,14 @@ def gradescope(submission) -> dict:
             "submission": submission.name,
             "isolation": submission.isolation,
             "labs": {
-                lab.lab: {"score": lab.score, "max_score": lab.max_score, "seconds": round(lab.seconds, 1),
-                          "isolation": lab.isolation,
-                          "problems": _problems(lab), "printed_bytes": lab.printed_bytes}
+                lab.lab: {
+                    "score": lab.score,
+                    "max_score": lab.max_score,
+                    "seconds": round(lab.seconds, 1),
+                    "isolation": lab.isolation,
+                    "problems": _problems(lab),
+                    "printed_bytes": lab.printed_bytes,
+                }
                 for lab in submission.labs
             },
         },
@@ -228,25 +301,7 @@ def json_paths(spec: str, names: list[str]) -> dict[str, Path]:
     return {name: path.with_name(f"{path.stem}.{name}{path.suffix or '.json'}") for name in names}
 
 
-# -- files -----------------------------------------------------------------------------------------
-
-
-def atomic_write(path: str | Path, text: str) -> Path:
-    """Writes `text` to `path` through a temporary file in the same folder and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                         delete=False, encoding="utf-8", newline="")
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    return path
+# -- files ----------------------------------------------------------------------------------------
 
 
 def write_json(path: str | Path, submission) -> Path:
@@ -264,7 +319,12 @@ def write_csv(path: str | Path, results, labs: list[str]) -> Path:
             graded = result.lab(lab)
             row.append(points(graded.score) if graded else "")
         problems = "; ".join(" ".join(problem.split()) for problem in result.problems())
-        writer.writerow([_cell(clean(text)) for text in (*row, points(result.score), points(result.max_score), problems)])
+        writer.writerow(
+            [
+                _cell(clean(text))
+                for text in (*row, points(result.score), points(result.max_score), problems)
+            ]
+        )
     return atomic_write(path, buffer.getvalue())
 
 
@@ -279,29 +339,54 @@ def _xml(text: str) -> str:
 
 def write_junit(path: str | Path, results) -> Path:
     """JUnit XML: a <testsuite> per submission and lab, a <testcase> per check (classname
-    labN.exercise), <failure message=...> for a failed check and <skipped/> for one not run here."""
+    labN.exercise), <failure message=...> for a failed check and <skipped/> for one not run here.
+    """
     root = ET.Element("testsuites", name="course grade")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for result in results:
         for lab in result.labs:
             failures = sum(1 for t in lab.tests if t.status == "failed")
             skipped = sum(1 for t in lab.tests if t.status == "skipped")
-            suite = ET.SubElement(root, "testsuite", name=_xml(f"{result.name}.{lab.lab}"), tests=str(len(lab.tests)),
-                                  failures=str(failures), errors="0", skipped=str(skipped), time=f"{lab.seconds:.3f}")
+            suite = ET.SubElement(
+                root,
+                "testsuite",
+                name=_xml(f"{result.name}.{lab.lab}"),
+                tests=str(len(lab.tests)),
+                failures=str(failures),
+                errors="0",
+                skipped=str(skipped),
+                time=f"{lab.seconds:.3f}",
+            )
             properties = ET.SubElement(suite, "properties")
-            for key, value in (("submission", result.name), ("folder", str(result.folder)), ("score", points(lab.score)),
-                               ("max_score", points(lab.max_score))):
+            for key, value in (
+                ("submission", result.name),
+                ("folder", str(result.folder)),
+                ("score", points(lab.score)),
+                ("max_score", points(lab.max_score)),
+            ):
                 ET.SubElement(properties, "property", name=key, value=_xml(value))
             for test in lab.tests:
-                case = ET.SubElement(suite, "testcase", classname=f"{test.lab}.{test.exercise}",
-                                     name=_xml(f"{test.number} {title(test)}"), time="0")
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=f"{test.lab}.{test.exercise}",
+                    name=_xml(f"{test.number} {title(test)}"),
+                    time="0",
+                )
                 if test.status == "failed":
-                    failure = ET.SubElement(case, "failure", message=_xml(test.output[:1000]), type=test.kind or "failed")
+                    failure = ET.SubElement(
+                        case,
+                        "failure",
+                        message=_xml(test.output[:1000]),
+                        type=test.kind or "failed",
+                    )
                     failure.text = _xml(test.output)
                 elif test.status == "skipped":
                     ET.SubElement(case, "skipped", message=_xml(test.output))
             if lab.printed_bytes:
-                ET.SubElement(suite, "system-out").text = _xml(f"[{lab.printed_bytes:,} bytes printed]\n{lab.printed}")
+                ET.SubElement(suite, "system-out").text = _xml(
+                    f"[{lab.printed_bytes:,} bytes printed]\n{lab.printed}"
+                )
             problems = _problems(lab)
             if problems:
                 ET.SubElement(suite, "system-err").text = _xml("\n".join(problems))
@@ -311,4 +396,7 @@ def write_junit(path: str | Path, results) -> Path:
     for key, value in totals.items():
         root.set(key, str(value))
     ET.indent(root)
-    return atomic_write(path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+    return atomic_write(
+        path,
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n",
+    )

@@ -6,6 +6,7 @@ The child writes its verdicts to a file in a private temporary folder (mode 0700
 a sandbox); the parent reads it defensively (`read_verdicts`). A child that dies or overruns its
 wall limit loses only the tests it had not finished.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course import LABS, ROOT
+from course import ROOT, registry
 
 AUTOGRADER = ROOT / "tests" / "autograder"
 
@@ -34,7 +35,9 @@ class TestResult:
     score: float = 0.0
     status: str = "failed"  # passed, failed, or skipped (could not run here)
     output: str = ""
-    kind: str = ""  # for a failure of the student's code: StudentCodeError.kind (timeout, crash, ...)
+    kind: str = (
+        ""  # for a failure of the student's code: StudentCodeError.kind (timeout, crash, ...)
+    )
 
 
 @dataclass
@@ -58,23 +61,46 @@ class LabResult:
 
 def graded_labs() -> list[str]:
     """The labs that have autograder tests (`tests/autograder/test_<lab module>.py`)."""
-    return [lab for lab, module in LABS.items() if (AUTOGRADER / f"test_{module}.py").is_file()]
+    return [
+        key
+        for key, lab in registry.LABS.items()
+        if (AUTOGRADER / f"test_{lab.module}.py").is_file()
+    ]
 
 
 VERDICTS_LIMIT = 16 << 20  # the verdict file of one lab: far more than any honest run writes
 
 
-def _run_pytest(labs: list[str], results: Path, *options: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+def _run_pytest(
+    labs: list[str], results: Path, *options: str, timeout: float | None = None
+) -> subprocess.CompletedProcess:
     """Runs the labs' autograder tests in a pytest child that writes its outcomes to `results`.
     On `timeout` the child's whole process group is killed (its workers die with it)."""
     command = [
-        sys.executable, "-m", "pytest", *[str(AUTOGRADER / f"test_{LABS[lab]}.py") for lab in labs],
-        "--grade-results", str(results), *options,
-        "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", f"--rootdir={ROOT}",
+        sys.executable,
+        "-m",
+        "pytest",
+        *[str(AUTOGRADER / f"test_{registry.LABS[lab].module}.py") for lab in labs],
+        "--grade-results",
+        str(results),
+        *options,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--no-header",
+        "-o",
+        "addopts=",
+        f"--rootdir={ROOT}",
     ]
-    child = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, start_new_session=True,
-                             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    child = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
+    )
     try:
         stdout, _ = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -89,10 +115,14 @@ def _run_pytest(labs: list[str], results: Path, *options: str, timeout: float | 
 
 
 def _run_problem(child: subprocess.CompletedProcess) -> str:
-    """What went wrong with a grading run, if pytest ended otherwise than with passed/failed tests."""
+    """What went wrong with a grading run, if pytest ended otherwise than with passed/failed
+    tests."""
     if child.returncode in (0, 1):
         return ""
-    return f"the grader's test run ended with status {child.returncode}: {child.stdout.decode(errors='replace')[-1500:]}"
+    return (
+        f"the grader's test run ended with status {child.returncode}:"
+        f" {child.stdout.decode(errors='replace')[-1500:]}"
+    )
 
 
 class CollectionError(RuntimeError):
@@ -100,7 +130,8 @@ class CollectionError(RuntimeError):
 
 
 def collect(labs: list[str]) -> dict[str, LabResult]:
-    """The checks of each lab, not run (names, numbers, points), from one `pytest --collect-only`."""
+    """The checks of each lab, not run (names, numbers, points), from one `pytest
+    --collect-only`."""
     with tempfile.TemporaryDirectory(prefix="course-collect-") as tmp:
         results = Path(tmp) / "results.jsonl"
         child = _run_pytest(labs, results, "--collect-only")
@@ -108,8 +139,9 @@ def collect(labs: list[str]) -> dict[str, LabResult]:
     empty = [lab for lab, result in found.items() if not result.tests]
     if child.returncode != 0 or empty:
         raise CollectionError(
-            f"the autograder tests of {', '.join(empty or labs)} could not be collected "
-            f"(pytest exited with status {child.returncode}):\n{child.stdout.decode(errors='replace')[-3000:]}"
+            f"the autograder tests of {', '.join(empty or labs)} could not be collected (pytest"
+            " exited with status"
+            f" {child.returncode}):\n{child.stdout.decode(errors='replace')[-3000:]}"
         )
     return found
 
@@ -136,31 +168,55 @@ def grade_lab(
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         results = Path(tmp) / "results.jsonl"
         try:
-            problem = _run_problem(_run_pytest(
-                [lab], results, "--impl", str(submission),
-                "--call-timeout", str(call_timeout), "--import-timeout", str(import_timeout),
-                f"--isolation={level}",
-                *([f"--solutions={solutions}"] if solutions is not None else []),
-                *[f"--exercise={exercise}" for exercise in exercises],
-                timeout=wall_limit,
-            ))
+            problem = _run_problem(
+                _run_pytest(
+                    [lab],
+                    results,
+                    "--impl",
+                    str(submission),
+                    "--call-timeout",
+                    str(call_timeout),
+                    "--import-timeout",
+                    str(import_timeout),
+                    f"--isolation={level}",
+                    *([f"--solutions={solutions}"] if solutions is not None else []),
+                    *[f"--exercise={exercise}" for exercise in exercises],
+                    timeout=wall_limit,
+                )
+            )
         except subprocess.TimeoutExpired:
-            problem = f"grading this lab took longer than its limit of {wall_limit:g} s; the checks not finished by then earn no points"
+            problem = (
+                f"grading this lab took longer than its limit of {wall_limit:g} s; the checks not"
+                " finished by then earn no points"
+            )
         lab_result = _read_results(results, lab, problem)
     lab_result.seconds = time.monotonic() - start
     lab_result.isolation = level
     return lab_result
 
 
-def grade_variants(lab: str, variants: dict[str, tuple[Path, list[str]]], wall_limit: float = 1200.0) -> dict[str, LabResult]:
-    """Grades many trusted variants of a lab (name -> (folder, exercises)) in one pytest run and one
+def grade_variants(
+    lab: str, variants: dict[str, tuple[Path, list[str]]], wall_limit: float = 1200.0
+) -> dict[str, LabResult]:
+    """Grades many trusted variants of a lab (name -> (folder, exercises)) in one pytest run and
+    one
     worker, without isolation: the autograder's own tests, which grade dozens of mutants, would
     otherwise pay a TensorFlow start for each."""
     with tempfile.TemporaryDirectory(prefix="course-variants-") as tmp:
         results, spec = Path(tmp) / "results.jsonl", Path(tmp) / "variants.json"
-        spec.write_text(json.dumps({name: {"impl": str(folder), "exercises": list(exercises)}
-                                    for name, (folder, exercises) in variants.items()}))
-        problem = _run_problem(_run_pytest([lab], results, "--variants", str(spec), "--isolation=none", timeout=wall_limit))
+        spec.write_text(
+            json.dumps(
+                {
+                    name: {"impl": str(folder), "exercises": list(exercises)}
+                    for name, (folder, exercises) in variants.items()
+                }
+            )
+        )
+        problem = _run_problem(
+            _run_pytest(
+                [lab], results, "--variants", str(spec), "--isolation=none", timeout=wall_limit
+            )
+        )
         return {name: _read_results(results, lab, problem, variant=name) for name in variants}
 
 
@@ -169,7 +225,8 @@ def read_verdicts(path: Path) -> tuple[list[dict], str]:
 
     Only the grader's pytest child writes there, out of every sandbox's reach; it is still read as
     untrusted: a regular file, not followed through a link, never blocking, at most
-    `VERDICTS_LIMIT` bytes, each line a JSON object (a line cut short by a wall limit is dropped)."""
+    `VERDICTS_LIMIT` bytes, each line a JSON object (a line cut short by a wall limit is dropped).
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
@@ -181,7 +238,11 @@ def read_verdicts(path: Path) -> tuple[list[dict], str]:
         return [], "the grader's verdict file is not a regular file"
     with os.fdopen(fd, "rb") as file:
         data = file.read(VERDICTS_LIMIT + 1)
-    problem = "the grader's verdict file is larger than its limit; later checks were dropped" if len(data) > VERDICTS_LIMIT else ""
+    problem = (
+        "the grader's verdict file is larger than its limit; later checks were dropped"
+        if len(data) > VERDICTS_LIMIT
+        else ""
+    )
     records = []
     for line in data[:VERDICTS_LIMIT].decode(errors="replace").splitlines():
         try:
@@ -201,12 +262,22 @@ def _text(value: object, limit: int = 20000) -> str:
 
 
 def _collected(records: list[dict], lab: str, variant: str | None) -> list[dict]:
-    first = next((r for r in records if r["event"] == "collected" and isinstance(r.get("tests"), list)), None)
+    first = next(
+        (r for r in records if r["event"] == "collected" and isinstance(r.get("tests"), list)),
+        None,
+    )
     tests = []
     for info in first["tests"] if first else []:
         try:
-            valid = (isinstance(info, dict) and all(isinstance(info[key], str) for key in ("id", "name", "number", "lab", "exercise"))
-                     and isinstance(info["points"], (int, float)) and info["points"] >= 0)
+            valid = (
+                isinstance(info, dict)
+                and all(
+                    isinstance(info[key], str)
+                    for key in ("id", "name", "number", "lab", "exercise")
+                )
+                and isinstance(info["points"], (int, float))
+                and info["points"] >= 0
+            )
         except KeyError:
             valid = False
         if valid and info["lab"] == lab and info.get("variant") == variant:
@@ -220,27 +291,49 @@ def _read_results(path: Path, lab: str, problem: str, variant: str | None = None
     collected = _collected(records, lab, variant)
     ids = {info["id"] for info in collected}
     outcomes: dict[str, dict] = {}
-    for record in records:  # the first verdict of a collected test counts; any later one is ignored
-        if (record["event"] == "result" and record.get("id") in ids and record["id"] not in outcomes
-                and record.get("status") in ("passed", "failed", "skipped")):
+    for (
+        record
+    ) in records:  # the first verdict of a collected test counts; any later one is ignored
+        if (
+            record["event"] == "result"
+            and record.get("id") in ids
+            and record["id"] not in outcomes
+            and record.get("status") in ("passed", "failed", "skipped")
+        ):
             outcomes[record["id"]] = record
-    result = LabResult(lab, problem=problem if collected or problem else "the grader collected no checks for this lab")
-    forbidden = next((_text(r.get("output")) for r in outcomes.values() if r.get("error_kind") == "forbidden"), None)
+    result = LabResult(
+        lab,
+        problem=problem if collected or problem else "the grader collected no checks for this lab",
+    )
+    forbidden = next(
+        (_text(r.get("output")) for r in outcomes.values() if r.get("error_kind") == "forbidden"),
+        None,
+    )
     for info in collected:
         outcome = outcomes.get(info["id"])
-        test = TestResult(info["name"], info["number"], info["lab"], info["exercise"], float(info["points"]))
+        test = TestResult(
+            info["name"], info["number"], info["lab"], info["exercise"], float(info["points"])
+        )
         if forbidden:
             test.output, test.kind = forbidden, "forbidden"
         elif outcome is None:
             test.output = "not run: " + (problem or "grading stopped before this check")
         else:
-            test.status, test.output, test.kind = outcome["status"], _text(outcome.get("output")), _text(outcome.get("error_kind"), 40)
+            test.status, test.output, test.kind = (
+                outcome["status"],
+                _text(outcome.get("output")),
+                _text(outcome.get("error_kind"), 40),
+            )
             test.score = test.max_score if test.status == "passed" else 0.0
         result.tests.append(test)
     if forbidden:
         result.problem = forbidden
     for record in records:
-        if record["event"] == "printed" and record.get("lab") == lab and isinstance(record.get("bytes"), int):
+        if (
+            record["event"] == "printed"
+            and record.get("lab") == lab
+            and isinstance(record.get("bytes"), int)
+        ):
             result.printed_bytes += record["bytes"]
             result.printed = (result.printed + "\n" + _text(record.get("text"), 10000)).strip("\n")
     return result

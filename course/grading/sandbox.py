@@ -19,6 +19,7 @@ Every level sets resource limits (address space, file size, CPU time, open files
 core dumps) before the program starts; where the grader may create a pids cgroup (as root), the
 number of processes is capped there too, since RLIMIT_NPROC does not bind root.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,9 +60,12 @@ class Limits:
     def apply(self) -> None:
         """Sets the limits on the calling process (run in the child before it executes)."""
         for limit, value in (
-            (resource.RLIMIT_AS, ADDRESS_SPACE), (resource.RLIMIT_FSIZE, FILE_SIZE),
-            (resource.RLIMIT_CPU, self.cpu_seconds), (resource.RLIMIT_NOFILE, OPEN_FILES),
-            (resource.RLIMIT_NPROC, PROCESSES), (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_AS, ADDRESS_SPACE),
+            (resource.RLIMIT_FSIZE, FILE_SIZE),
+            (resource.RLIMIT_CPU, self.cpu_seconds),
+            (resource.RLIMIT_NOFILE, OPEN_FILES),
+            (resource.RLIMIT_NPROC, PROCESSES),
+            (resource.RLIMIT_CORE, 0),
         ):
             soft, hard = resource.getrlimit(limit)
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
@@ -73,8 +77,25 @@ def _bwrap_works() -> bool:
     bwrap = shutil.which("bwrap")
     if not bwrap:
         return False
-    probe = [bwrap, "--unshare-all", "--uid", str(NOBODY), "--gid", str(NOBODY), "--ro-bind", "/", "/",
-             "--proc", "/proc", "--dev", "/dev", "--", sys.executable, "-c", "pass"]
+    probe = [
+        bwrap,
+        "--unshare-all",
+        "--uid",
+        str(NOBODY),
+        "--gid",
+        str(NOBODY),
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+    ]
     try:
         return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -86,8 +107,13 @@ def _uid_works() -> bool:
     if os.geteuid() != 0:
         return False  # only root can become uid 65534
     try:
-        result = subprocess.run([sys.executable, "-c", "pass"], preexec_fn=_become_nobody, capture_output=True,
-                                timeout=30, cwd="/")
+        result = subprocess.run(
+            [sys.executable, "-c", "pass"],
+            preexec_fn=_become_nobody,
+            capture_output=True,
+            timeout=30,
+            cwd="/",
+        )
         return result.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -95,7 +121,9 @@ def _uid_works() -> bool:
 
 def available() -> list[str]:
     """The isolation levels this machine can provide, strongest first."""
-    return [level for level, works in (("namespaces", _bwrap_works), ("uid", _uid_works)) if works()] + ["none"]
+    return [
+        level for level, works in (("namespaces", _bwrap_works), ("uid", _uid_works)) if works()
+    ] + ["none"]
 
 
 def choose(requested: str = "auto", allow_none: bool = False) -> str:
@@ -108,19 +136,24 @@ def choose(requested: str = "auto", allow_none: bool = False) -> str:
         if levels[0] != "none" or allow_none:
             return levels[0]
         raise IsolationError(
-            "no sandbox is available for student code: install bubblewrap (apt install bubblewrap) "
-            "and allow unprivileged user namespaces, or run the grader as root for the uid fallback; "
-            "--isolation none grades without one (only for code you trust)")
+            "no sandbox is available for student code: install bubblewrap (apt install bubblewrap)"
+            " and allow unprivileged user namespaces, or run the grader as root for the uid"
+            " fallback; --isolation none grades without one (only for code you trust)"
+        )
     if requested not in levels:
-        raise IsolationError(f"--isolation {requested} is not available here (available: {', '.join(levels)})")
+        raise IsolationError(
+            f"--isolation {requested} is not available here (available: {', '.join(levels)})"
+        )
     return requested
 
 
 def describe(level: str) -> str:
     """One line for reports: what isolated the student's code."""
     return {
-        "namespaces": "namespaces (bubblewrap: own user, PID, network and mount namespaces; "
-                      "no solutions, tests or .git in view)",
+        "namespaces": (
+            "namespaces (bubblewrap: own user, PID, network and mount namespaces; "
+            "no solutions, tests or .git in view)"
+        ),
         "uid": "uid (uid 65534 and file modes; no namespaces were available)",
         "none": "none (the student's code ran with the grader's privileges)",
     }[level]
@@ -135,8 +168,11 @@ def _become_nobody() -> None:
 def _pids_cgroup() -> Path | None:
     """A fresh pids cgroup (v2 or v1) where this process may create one, else None."""
     for parent in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
-        if (parent / "cgroup.procs").exists() and os.access(parent, os.W_OK) and (
-                parent.name == "pids" or "pids" in _read(parent / "cgroup.controllers")):
+        if (
+            (parent / "cgroup.procs").exists()
+            and os.access(parent, os.W_OK)
+            and (parent.name == "pids" or "pids" in _read(parent / "cgroup.controllers"))
+        ):
             try:
                 return Path(tempfile.mkdtemp(prefix="course-sandbox-", dir=parent))
             except OSError:
@@ -191,20 +227,39 @@ class Sandbox:
 
     def environment(self) -> dict[str, str]:
         home = HOME if self.level == "namespaces" else str(self._scratch)
-        keep = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ}
-        # The worker imports the grader's own `course`: in the sandbox its checkout holds nothing else.
+        keep = {
+            name: os.environ[name]
+            for name in ("PATH", "LANG", "LC_ALL", "TZ")
+            if name in os.environ
+        }
+        # The worker imports the grader's own `course`: in the sandbox its checkout holds nothing
+        # else.
         path = str(ROOT) if self.level == "namespaces" else os.environ.get("PYTHONPATH")
         if path:
             keep["PYTHONPATH"] = path
-        return {**keep, "HOME": home, "KERAS_HOME": f"{home}/.keras", "MPLCONFIGDIR": f"{home}/.matplotlib",
-                "TMPDIR": "/tmp" if self.level == "namespaces" else str(self._scratch),
-                "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-                "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "MPLBACKEND": "Agg"}
+        return {
+            **keep,
+            "HOME": home,
+            "KERAS_HOME": f"{home}/.keras",
+            "MPLCONFIGDIR": f"{home}/.matplotlib",
+            "TMPDIR": "/tmp" if self.level == "namespaces" else str(self._scratch),
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "CUDA_VISIBLE_DEVICES": "",
+            "MPLBACKEND": "Agg",
+        }
 
     def popen_args(self, argv: list[str], pass_fds: tuple[int, ...]) -> tuple[list[str], dict]:
         """The command line and `subprocess.Popen` keyword arguments for `argv`."""
-        options = {"env": self.environment(), "pass_fds": pass_fds, "start_new_session": True,
-                   "preexec_fn": self._preexec, "cwd": str(self._scratch)}
+        options = {
+            "env": self.environment(),
+            "pass_fds": pass_fds,
+            "start_new_session": True,
+            "preexec_fn": self._preexec,
+            "cwd": str(self._scratch),
+        }
         if self.level != "namespaces":
             return argv, options
         return self._bwrap(argv), options
@@ -225,16 +280,42 @@ class Sandbox:
             ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
 
     def _bwrap(self, argv: list[str]) -> list[str]:
-        command = [shutil.which("bwrap"), "--unshare-all", "--die-with-parent", "--new-session",
-                   "--cap-drop", "ALL", "--uid", str(NOBODY), "--gid", str(NOBODY), "--hostname", "sandbox",
-                   "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
+        command = [
+            shutil.which("bwrap"),
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--uid",
+            str(NOBODY),
+            "--gid",
+            str(NOBODY),
+            "--hostname",
+            "sandbox",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+        ]
         for link in ("bin", "sbin", "lib", "lib64", "lib32"):
             top = Path("/") / link
             if top.is_symlink():
                 command += ["--symlink", os.readlink(top), str(top)]
             elif top.is_dir():
                 command += ["--ro-bind", str(top), str(top)]
-        for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group"):
+        for name in (
+            "ld.so.cache",
+            "ld.so.conf",
+            "ld.so.conf.d",
+            "localtime",
+            "nsswitch.conf",
+            "passwd",
+            "group",
+        ):
             command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         for size_and_folder in ("/tmp", HOME, SCRATCH):
             command += ["--size", str(TMPFS_SIZE), "--tmpfs", size_and_folder]
@@ -248,7 +329,9 @@ class Sandbox:
     def close(self) -> None:
         """Removes the scratch folder and the cgroup (after the process has ended)."""
         shutil.rmtree(self._scratch, ignore_errors=True)
-        for _ in range(100 if self._cgroup else 0):  # the killed tasks leave the cgroup within moments
+        for _ in range(
+            100 if self._cgroup else 0
+        ):  # the killed tasks leave the cgroup within moments
             try:
                 self._cgroup.rmdir()
                 break
@@ -264,16 +347,26 @@ def _python_paths() -> list[Path]:
     import site
     import sysconfig
 
-    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, *site.getsitepackages(),
-                  sysconfig.get_paths()["stdlib"], os.path.dirname(os.path.realpath(sys.executable))]
+    candidates = [
+        sys.base_prefix,
+        sys.prefix,
+        sys.exec_prefix,
+        *site.getsitepackages(),
+        sysconfig.get_paths()["stdlib"],
+        os.path.dirname(os.path.realpath(sys.executable)),
+    ]
     paths: list[Path] = []
-    for candidate in sorted({os.path.realpath(c) for c in candidates if c and os.path.isdir(c)}, key=len):
+    for candidate in sorted(
+        {os.path.realpath(c) for c in candidates if c and os.path.isdir(c)}, key=len
+    ):
         path = Path(candidate)
         if path == Path("/") or str(path).startswith("/usr"):
             continue  # /usr is bound already
         if path == ROOT or path in ROOT.parents:
-            raise IsolationError(f"the Python installation at {path} holds the course checkout; "
-                                 "use a virtual environment inside or beside it")
+            raise IsolationError(
+                f"the Python installation at {path} holds the course checkout; "
+                "use a virtual environment inside or beside it"
+            )
         if not any(parent in path.parents for parent in paths):
             paths.append(path)
     return paths

@@ -3,6 +3,7 @@
 The worker's audit hook stops any actual read at run time; this scan also catches code that
 would read them only in a path the tests never reach.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,7 +26,11 @@ def solution_references(source: str) -> list[str]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [f"line {node.lineno}: import {a.name}" for a in node.names if a.name.split(".")[0] == "solutions"]
+            found += [
+                f"line {node.lineno}: import {a.name}"
+                for a in node.names
+                if a.name.split(".")[0] == "solutions"
+            ]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "solutions":
             found.append(f"line {node.lineno}: from {node.module} import ...")
         elif (

@@ -4,6 +4,7 @@ Tests call `lab.rotate(x, 1)` or `lab.probe(probe_function, ...)` and get plain 
 way student code can fail (an exception, a stub, a missing function, a hang, an exit, a crash,
 reading the solutions) becomes a `StudentCodeError` whose message tells the student what happened.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -24,7 +25,8 @@ MESSAGE_LIMIT = 256 << 20  # one reply of the worker
 
 
 class GraderError(RuntimeError):
-    """The grader itself failed (its reference or judge): the course's problem, not the student's."""
+    """The grader itself failed (its reference or judge): the course's problem, not the
+    student's."""
 
 
 class StudentCodeError(Exception):
@@ -58,7 +60,10 @@ class CapturedOutput:
             return self.head.decode(errors="replace")
         if self.total <= 2 * self.keep:
             return (self.head + self.tail[self.keep - self.total :]).decode(errors="replace")
-        return f"{self.head.decode(errors='replace')}\n... [{self.total:,} bytes in all] ...\n{self.tail.decode(errors='replace')}"
+        return (
+            f"{self.head.decode(errors='replace')}\n... [{self.total:,} bytes in all]"
+            f" ...\n{self.tail.decode(errors='replace')}"
+        )
 
 
 def _exit_reason(returncode: int, sandboxed: bool = False) -> str:
@@ -72,7 +77,9 @@ def _exit_reason(returncode: int, sandboxed: bool = False) -> str:
         except ValueError:
             name = f"number {-returncode}"
         crashed = name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL")
-        return f"it was killed by signal {name}" + (" (the Python interpreter crashed)" if crashed else "")
+        return f"it was killed by signal {name}" + (
+            " (the Python interpreter crashed)" if crashed else ""
+        )
     return f"it exited with status {returncode} (a lab must not call sys.exit, os._exit or quit)"
 
 
@@ -90,6 +97,8 @@ class Submission:
         judge: "Submission | None" = None,
         trusted: bool = False,
         readable: list[Path] = (),
+        exercises: tuple[str, ...] = (),
+        lab_key: str = "",
         call_timeout: float = 30.0,
         import_timeout: float = 60.0,
         cpu_seconds: int = 1200,
@@ -97,7 +106,14 @@ class Submission:
         self.lab_file = Path(lab_file) if lab_file is not None else None
         self.isolation, self.judge, self.trusted = isolation, judge, trusted
         self.readable = [Path(path) for path in readable]
-        self.call_timeout, self.import_timeout, self.cpu_seconds = call_timeout, import_timeout, cpu_seconds
+        # The functions `lab.NAME(...)` may call (course.registry).
+        self.exercises = tuple(exercises)
+        self.lab_key = lab_key  # "lab2", for `course hint lab2.rotate`
+        self.call_timeout, self.import_timeout, self.cpu_seconds = (
+            call_timeout,
+            import_timeout,
+            cpu_seconds,
+        )
         self.process: subprocess.Popen | None = None
         self.sandbox: Sandbox | None = None
         self.output: CapturedOutput | None = None
@@ -118,24 +134,44 @@ class Submission:
         if self.process is not None:
             return
         if self.lab_file is not None and not self.lab_file.is_file():
-            raise StudentCodeError("missing_file", f"{self.lab_file.name} is not in the submission.")
+            raise StudentCodeError(
+                "missing_file", f"{self.lab_file.name} is not in the submission."
+            )
         if self.lab_file is not None and self.lab_file.is_symlink():
-            raise StudentCodeError("missing_file", f"{self.lab_file.name} is a symbolic link: hand in the file itself.")
+            raise StudentCodeError(
+                "missing_file",
+                f"{self.lab_file.name} is a symbolic link: hand in the file itself.",
+            )
         folder = None if self.trusted or self.lab_file is None else self.lab_file.parent
         readable = list(self.readable)
         if self.trusted and self.lab_file is not None:
             readable.append(self.lab_file.parent)
-        self.sandbox = Sandbox(self.isolation, folder=folder, readable=readable, limits=Limits(self.cpu_seconds))
+        self.sandbox = Sandbox(
+            self.isolation, folder=folder, readable=readable, limits=Limits(self.cpu_seconds)
+        )
         lab_path = "-" if self.lab_file is None else self.sandbox.path(self.lab_file)
         module = self.lab_file.stem if self.lab_file else "-"
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
-        argv = [sys.executable, "-m", "course.grading.worker", lab_path, module, str(request_read), str(reply_write),
-                *(["--judge"] if self.trusted else [])]
+        argv = [
+            sys.executable,
+            "-m",
+            "course.grading.worker",
+            lab_path,
+            module,
+            str(request_read),
+            str(reply_write),
+            *(["--judge"] if self.trusted else []),
+        ]
         command, options = self.sandbox.popen_args(argv, pass_fds=(request_read, reply_write))
         try:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                            stderr=subprocess.STDOUT, **options)
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                **options,
+            )
         except BaseException:
             self.sandbox.close()
             self.sandbox = None
@@ -162,15 +198,22 @@ class Submission:
 
     def _receive(self, timeout: float, doing: str) -> dict:
         try:
-            reply = read_message(self._reply, deadline=time.monotonic() + timeout, limit=MESSAGE_LIMIT)
+            reply = read_message(
+                self._reply, deadline=time.monotonic() + timeout, limit=MESSAGE_LIMIT
+            )
         except TimeoutError:
             self.stop()
             at_import = doing.startswith("importing")
             error = StudentCodeError(
                 "timeout",
                 f"{doing} did not finish within {timeout:g} s: "
-                + ("is there an endless loop, input() or training at the top level of the file?" if at_import
-                   else "an endless loop, a wait for input, or far too much work for a tiny input?"),
+                + (
+                    "is there an endless loop, input() or training at the top level of the file?"
+                    if at_import
+                    else (
+                        "an endless loop, a wait for input, or far too much work for a tiny input?"
+                    )
+                ),
             )
             if at_import:
                 self.fatal = error
@@ -180,21 +223,32 @@ class Submission:
             sandboxed = self.isolation == "namespaces"
             self.stop()
             if isinstance(failure, CodecError):
-                raise StudentCodeError("protocol", f"while {doing}, the grader's channel was corrupted by the lab's code ({failure}).") from None
-            error = StudentCodeError("crash", f"the process running your code died while {doing}: {_exit_reason(returncode, sandboxed)}." + self._printed())
+                raise StudentCodeError(
+                    "protocol",
+                    f"while {doing}, the grader's channel was corrupted by the lab's code"
+                    f" ({failure}).",
+                ) from None
+            error = StudentCodeError(
+                "crash",
+                f"the process running your code died while {doing}:"
+                f" {_exit_reason(returncode, sandboxed)}." + self._printed(),
+            )
             if doing.startswith("importing") or doing.startswith("starting"):
                 self.fatal = error
             raise error from None
         if not isinstance(reply, dict):
             self.stop()
-            raise StudentCodeError("protocol", f"while {doing}, the grader received a malformed reply.")
+            raise StudentCodeError(
+                "protocol", f"while {doing}, the grader received a malformed reply."
+            )
         violations = reply.get("violations", [])
         if isinstance(violations, list):
             self.violations += [str(v)[:300] for v in violations if v not in self.violations]
         if self.violations:
             self.fatal = StudentCodeError(
-                "forbidden", f"{self.name} tried {self.violations[0]}; "
-                "a lab that reads or imports the reference solutions earns no points."
+                "forbidden",
+                f"{self.name} tried {self.violations[0]}; "
+                "a lab that reads or imports the reference solutions earns no points.",
             )
             self.stop()
             raise self.fatal
@@ -214,14 +268,19 @@ class Submission:
         if "import_error" in reply:
             error = reply["import_error"]
             self.fatal = StudentCodeError(
-                "import", f"importing {self.name} failed: {error.get('type')}: {error.get('message')}" + _where(error)
+                "import",
+                f"importing {self.name} failed: {error.get('type')}: {error.get('message')}"
+                + _where(error),
             )
             raise self.fatal
 
     def printed(self, keep: int = 4000) -> tuple[int, str]:
-        """How many bytes the lab's code printed (in every worker it ran in), and the start and end of it."""
+        """How many bytes the lab's code printed (in every worker it ran in), and the start and end
+        of it."""
         total = sum(output.total for output in self.outputs)
-        text = "\n[the grader restarted your code]\n".join(output.text() for output in self.outputs if output.total)
+        text = "\n[the grader restarted your code]\n".join(
+            output.text() for output in self.outputs if output.total
+        )
         if len(text) > 2 * keep:
             text = f"{text[:keep]}\n... [cut] ...\n{text[-keep:]}"
         return total, text
@@ -231,7 +290,8 @@ class Submission:
         return f"\nWhat your code printed last:\n{text[-800:]}" if text else ""
 
     def stop(self) -> None:
-        """Ends the worker (and, in its sandbox, everything it started); the next call starts a fresh one."""
+        """Ends the worker (and, in its sandbox, everything it started); the next call starts a
+        fresh one."""
         if self.process is None:
             if self.sandbox is not None:
                 self.sandbox.close()
@@ -265,7 +325,8 @@ class Submission:
         except StudentCodeError as error:
             if error.kind == "model":
                 raise
-            # The reference's or the judge's failure is the course's: details for the staff's log only.
+            # The reference's or the judge's failure is the course's: details for the staff's log
+            # only.
             print(f"course grader: the judge failed on {what}: {error.message}", file=sys.stderr)
             raise GraderError(f"the grader's reference failed on {what}") from None
 
@@ -274,7 +335,9 @@ class Submission:
             raise self.fatal
         if what in self.hung:  # it would hang again: spare the student's other checks the wait
             raise StudentCodeError(
-                "timeout", f"running {what} did not finish within {self.hung[what]:g} s in an earlier check, so it was not run again."
+                "timeout",
+                f"running {what} did not finish within {self.hung[what]:g} s in an earlier check,"
+                " so it was not run again.",
             )
         self._ensure_started()
         try:
@@ -290,44 +353,77 @@ class Submission:
         if "missing" in reply:
             raise StudentCodeError(
                 "missing_function",
-                f"{self.name} defines no function {reply['missing']}(): keep the exercise's name and signature.",
+                f"{self.name} defines no function {reply['missing']}(): keep the exercise's name"
+                " and signature.",
             )
         if "model_error" in reply:
             raise StudentCodeError(
-                "model", f"{what}: the grader could not load the model your code returned ({reply['model_error']}). "
-                "Models are checked after saving and loading them with Keras' safe loader: build them from "
-                "keras.layers (no Lambda layer, no custom layer class) as keras.Model(inputs, outputs).")
+                "model",
+                f"{what}: the grader could not load the model your code returned"
+                f" ({reply['model_error']}). Models are checked after saving and loading them with"
+                " Keras' safe loader: build them from keras.layers (no Lambda layer, no custom"
+                " layer class) as keras.Model(inputs, outputs).",
+            )
         if "error" in reply:
             error = reply["error"] if isinstance(reply["error"], dict) else {}
             kind, message = str(error.get("type")), str(error.get("message") or "")
             if kind == "NotImplementedError" and error.get("raised_by_lab"):
-                stub = f"{error['function']}()" if error.get("function") else what
-                raise StudentCodeError("not_implemented", f"{stub} is not implemented yet. Hint: {message}")
+                function = error.get("function")
+                stub = f"{function}()" if function else what
+                helps = (
+                    f"; `course hint {self.lab_key}.{function}` helps"
+                    if self.lab_key and function in self.exercises
+                    else f": {message}"
+                )
+                raise StudentCodeError("not_implemented", f"{stub} is not implemented yet{helps}")
             message = f": {message}" if message else ""
             if request["op"] == "probe" and not error.get("where"):
                 # No line of the lab is in the traceback: the grader's probe choked on what the lab
-                # returned, or TensorFlow failed inside compiled code; say so rather than blame a line.
+                # returned, or TensorFlow failed inside compiled code; say so rather than blame a
+                # line.
                 raise StudentCodeError(
-                    "exception", f"{what} failed with {kind}{message}, outside any line of "
-                    f"{self.name}: inside TensorFlow (code in a tf.function, say) or while the grader "
-                    "used what your code returned; check the type, shape and dtype it returns against its docstring.")
+                    "exception",
+                    f"{what} failed with {kind}{message}, outside any line of {self.name}: inside"
+                    " TensorFlow (code in a tf.function, say) or while the grader used what your"
+                    " code returned; check the type, shape and dtype it returns against its"
+                    " docstring.",
+                )
             raise StudentCodeError("exception", f"{what} raised {kind}{message}" + _where(error))
         if "value" not in reply:
-            raise StudentCodeError("protocol", f"while running {what}, the grader received a malformed reply.")
+            raise StudentCodeError(
+                "protocol", f"while running {what}, the grader received a malformed reply."
+            )
         return reply["value"]
 
     def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         """Calls the lab's function `name` in the worker; arrays and tensors come back as NumPy."""
-        return self._request_reply({"op": "call", "name": name, "args": list(args), "kwargs": kwargs}, f"{name}()", timeout)
+        return self._request_reply(
+            {"op": "call", "name": name, "args": list(args), "kwargs": kwargs},
+            f"{name}()",
+            timeout,
+        )
 
-    def probe(self, probe: Callable, *args: Any, measure: Callable | None = None, measure_args: tuple = (),
-              timeout: float | None = None, **kwargs: Any) -> Any:
+    def probe(
+        self,
+        probe: Callable,
+        *args: Any,
+        measure: Callable | None = None,
+        measure_args: tuple = (),
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Runs `probe(lab_module, *args, **kwargs)` in the worker: a function of a module of
         `course.grading.probes` that calls the lab's functions and returns what they made (models
         as model files). With `measure`, the judge computes `measure(result, *measure_args)` from
         it with every model loaded there, and that is what this returns."""
-        what = (probe.__doc__ or probe.__name__).strip().splitlines()[0]
-        request = {"op": "probe", "module": probe.__module__, "name": probe.__name__, "args": list(args), "kwargs": kwargs}
+        what = " ".join((probe.__doc__ or probe.__name__).strip().split("\n\n")[0].split())
+        request = {
+            "op": "probe",
+            "module": probe.__module__,
+            "name": probe.__name__,
+            "args": list(args),
+            "kwargs": kwargs,
+        }
         value = self._request_reply(request, what, timeout)
         if measure is None:
             return value
@@ -337,13 +433,23 @@ class Submission:
 
     def measure(self, measure: Callable, value: Any, *args: Any, what: str = "") -> Any:
         """The judge's side of `probe`: `measure(value with models loaded, *args)`."""
-        request = {"op": "measure", "file": inspect.getfile(measure), "name": measure.__name__,
-                   "value": value, "args": list(args)}
+        request = {
+            "op": "measure",
+            "file": inspect.getfile(measure),
+            "name": measure.__name__,
+            "value": value,
+            "args": list(args),
+        }
         return self._request_reply(request, what or measure.__name__, None)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
             raise AttributeError(name)
+        if self.exercises and name not in self.exercises:  # a typo in an autograder test
+            raise GraderError(
+                f"the autograder called {name}(), which is not an exercise of this lab "
+                f"({', '.join(self.exercises)})"
+            )
         return lambda *args, **kwargs: self.call(name, *args, **kwargs)
 
 

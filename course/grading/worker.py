@@ -15,6 +15,7 @@ model is computed there, out of reach of the student's interpreter.
 The audit hook below is a tripwire, not a defence (the sandbox is): it names, in the student's
 report, an attempt to import or open the reference solutions, which the sandbox hides anyway.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,13 +30,18 @@ from typing import Any
 
 from course import ROOT
 from course.grading.codec import CodecError, ModelFile, read_message, write_message
+from course.quiet import start_tensorflow
 
 PROBES = "course.grading.probes."
-PRIVATE = {str(ROOT / "solutions"): "the reference solutions", str(ROOT / ".git"): "the course's git history"}
+PRIVATE = {
+    str(ROOT / "solutions"): "the reference solutions",
+    str(ROOT / ".git"): "the course's git history",
+}
 
 
 class ModelLoadError(Exception):
-    """A model file that Keras' safe loader refused: the student's model, not the grader, is at fault."""
+    """A model file that Keras' safe loader refused: the student's model, not the grader, is at
+    fault."""
 
 
 class Tripwire:
@@ -44,8 +50,11 @@ class Tripwire:
 
     def __init__(self, lab_file: str):
         self.violations: list[str] = []
-        # Grading the reference solutions themselves (`course grade solutions`) reads them, of course.
-        self.private = {root: what for root, what in PRIVATE.items() if not lab_file.startswith(root + os.sep)}
+        # Grading the reference solutions themselves (`course grade solutions`) reads them, of
+        # course.
+        self.private = {
+            root: what for root, what in PRIVATE.items() if not lab_file.startswith(root + os.sep)
+        }
 
     def deny(self, what: str) -> None:
         self.violations.append(what)
@@ -73,43 +82,24 @@ def die_with_parent() -> None:
             pass
 
 
-def quietly(action):
-    """Runs `action` with file descriptors 1 and 2 set aside: TensorFlow's start-up log lines are not
-    the student's output. They are replayed if `action` fails, for the grader's maintainers."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        failed = True
-        try:
-            result = action()
-            failed = False
-            return result
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-            if failed:
-                log.seek(0)
-                os.write(2, log.read()[-20000:])
-
-
 def describe(error: BaseException, lab_file: str) -> dict:
     """The exception as the student should see it: type, message, the lines of their file, and
     whether the lab's own code raised it (the innermost frame is in the lab file)."""
     frames = traceback.extract_tb(error.__traceback__)
     own = [frame for frame in frames if frame.filename == lab_file]
-    where = [f"{Path(lab_file).name} line {frame.lineno}, in {frame.name}: {frame.line}" for frame in own[-3:]]
+    where = [
+        f"{Path(lab_file).name} line {frame.lineno}, in {frame.name}: {frame.line}"
+        for frame in own[-3:]
+    ]
     if isinstance(error, SyntaxError) and error.filename == lab_file:
         where = [f"{Path(lab_file).name} line {error.lineno}: {(error.text or '').strip()}"]
-    return {"type": type(error).__name__, "message": str(error)[:2000], "where": where,
-            "function": own[-1].name if own else None,
-            "raised_by_lab": bool(frames) and frames[-1].filename == lab_file}
+    return {
+        "type": type(error).__name__,
+        "message": str(error)[:2000],
+        "where": where,
+        "function": own[-1].name if own else None,
+        "raised_by_lab": bool(frames) and frames[-1].filename == lab_file,
+    }
 
 
 class Plain:
@@ -121,7 +111,9 @@ class Plain:
     def __call__(self, value: Any) -> Any:
         import numpy as np
 
-        if value is None or isinstance(value, (bool, int, float, str, np.ndarray, np.generic, ModelFile)):
+        if value is None or isinstance(
+            value, (bool, int, float, str, np.ndarray, np.generic, ModelFile)
+        ):
             return value
         import keras
 
@@ -172,22 +164,14 @@ def load_module(path: str, name: str):
     return module
 
 
-def start_tensorflow():
-    import keras  # noqa: F401  (before the submission's folder is on sys.path)
-    import numpy as np  # noqa: F401
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
-    tf.constant(0.0) + 1.0  # TensorFlow looks for devices (and logs about it) on its first operation
-    return tf
-
-
 def main(argv: list[str]) -> None:
     lab_file, module_name, request_fd, reply_fd, *flags = argv
     request_fd, reply_fd = int(request_fd), int(reply_fd)
     judge = "--judge" in flags
     die_with_parent()
-    tf = quietly(start_tensorflow)
+    import numpy  # noqa: F401  (imported before the lab, as trusted code)
+
+    tf = start_tensorflow()
     write_message(reply_fd, {"ready": True})
 
     lab, tripwire = None, Tripwire(os.path.abspath(lab_file))
@@ -198,7 +182,10 @@ def main(argv: list[str]) -> None:
         try:
             lab = load_module(lab_file, module_name)
         except BaseException as error:  # noqa: BLE001  (SystemExit and KeyboardInterrupt are student errors too)
-            write_message(reply_fd, {"import_error": describe(error, lab_file), "violations": tripwire.violations})
+            write_message(
+                reply_fd,
+                {"import_error": describe(error, lab_file), "violations": tripwire.violations},
+            )
             return
     write_message(reply_fd, {"imported": True, "violations": tripwire.violations})
 
@@ -221,24 +208,40 @@ def main(argv: list[str]) -> None:
                 reply: dict[str, Any] = {"imported": True}
             elif op == "measure" and judge:
                 if request["file"] not in measures:
-                    measures[request["file"]] = load_module(request["file"], f"_grader_measures_{len(measures)}")
+                    measures[request["file"]] = load_module(
+                        request["file"], f"_grader_measures_{len(measures)}"
+                    )
                 function = getattr(measures[request["file"]], request["name"])
                 reply = {"value": plain(function(load_models(request["value"]), *request["args"]))}
             elif op in ("call", "probe") and lab is None:
-                reply = {"error": {"type": "RuntimeError", "message": "no lab is loaded", "where": []}}
+                reply = {
+                    "error": {"type": "RuntimeError", "message": "no lab is loaded", "where": []}
+                }
             elif op == "call" and not callable(getattr(lab, request["name"], None)):
                 reply = {"missing": request["name"]}
             elif op == "probe" and str(request["module"]).startswith(PROBES):
                 function = getattr(importlib.import_module(request["module"]), request["name"])
                 reply = {"value": plain(function(lab, *request["args"], **request["kwargs"]))}
             elif op == "call":
-                reply = {"value": plain(getattr(lab, request["name"])(*request["args"], **request["kwargs"]))}
+                reply = {
+                    "value": plain(
+                        getattr(lab, request["name"])(*request["args"], **request["kwargs"])
+                    )
+                }
             else:
-                reply = {"error": {"type": "RuntimeError", "message": f"unknown request {op!r}", "where": []}}
+                reply = {
+                    "error": {
+                        "type": "RuntimeError",
+                        "message": f"unknown request {op!r}",
+                        "where": [],
+                    }
+                }
         except ModelLoadError as error:
             reply = {"model_error": str(error)}
         except AttributeError as error:
-            if lab is not None and getattr(error, "obj", None) is lab and error.name:  # a probe used a missing function
+            if (
+                lab is not None and getattr(error, "obj", None) is lab and error.name
+            ):  # a probe used a missing function
                 reply = {"missing": error.name}
             else:
                 reply = {"error": describe(error, lab_file)}

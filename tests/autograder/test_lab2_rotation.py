@@ -10,6 +10,7 @@ Rotations are identified by comparing with all four `np.rot90(image, k)` (k coun
 quarter turns on the (H, W) axes), so any technique (tf.image.rot90, transpose and reverse,
 gather, any order of the examples) is graded by what it returns.
 """
+
 import math
 
 import numpy as np
@@ -32,7 +33,9 @@ rng = np.random.default_rng(2)
 IMAGES = rng.integers(0, 256, size=(6, 8, 8, 3), dtype=np.uint8)
 FLOATS = rng.random(size=(6, 8, 8, 3)).astype(np.float32)
 PER_IMAGE_K = np.array([0, 1, 2, 3, 3, 1], dtype=np.int32)
-POOL = rng.integers(0, 256, size=(13, 8, 8, 3), dtype=np.uint8)  # 52 examples: batches of 8 and a last one of 4
+POOL = rng.integers(
+    0, 256, size=(13, 8, 8, 3), dtype=np.uint8
+)  # 52 examples: batches of 8 and a last one of 4
 ONE_IMAGE = rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
 
 
@@ -40,7 +43,7 @@ def rot90(images: np.ndarray, k) -> np.ndarray:
     """np.rot90 on the (H, W) axes of [B, H, W, C] images; `k` an int or one int per image."""
     if np.ndim(k) == 0:
         return np.rot90(images, int(k), axes=(1, 2))
-    return np.stack([np.rot90(image, int(j)) for image, j in zip(images, k)])
+    return np.stack([np.rot90(image, int(j)) for image, j in zip(images, k, strict=False)])
 
 
 def all_rotations(images: np.ndarray) -> np.ndarray:
@@ -53,7 +56,8 @@ def standardized(images_uint8: np.ndarray) -> np.ndarray:
 
 
 def identify(outputs: np.ndarray, sources: np.ndarray, atol: float = 0.0):
-    """(image index, k) of each output among the rotations of `sources`, None where none matches."""
+    """(image index, k) of each output among the rotations of `sources`, None where none
+    matches."""
     candidates = all_rotations(np.asarray(sources, dtype=np.float64))
     found = []
     for out in np.asarray(outputs, dtype=np.float64):
@@ -67,15 +71,21 @@ def identify(outputs: np.ndarray, sources: np.ndarray, atol: float = 0.0):
 
 
 def mirrors(image: np.ndarray) -> dict:
-    return {"transpose": np.swapaxes(image, 0, 1), "up-down flip": image[::-1], "left-right flip": image[:, ::-1],
-            "anti-transpose": np.swapaxes(image[::-1, ::-1], 0, 1)}
+    return {
+        "transpose": np.swapaxes(image, 0, 1),
+        "up-down flip": image[::-1],
+        "left-right flip": image[:, ::-1],
+        "anti-transpose": np.swapaxes(image[::-1, ::-1], 0, 1),
+    }
 
 
 def mirror_of(out: np.ndarray, sources: np.ndarray) -> str:
     """' (it is the up-down flip of input 3)' when `out` mirrors one of `sources`, else ''."""
     for j, image in enumerate(sources):
         for name, mirror in mirrors(image).items():
-            if mirror.shape == np.shape(out) and np.array_equal(np.asarray(out, dtype=np.float64), mirror.astype(np.float64)):
+            if mirror.shape == np.shape(out) and np.array_equal(
+                np.asarray(out, dtype=np.float64), mirror.astype(np.float64)
+            ):
                 return f" (it is the {name} of input {j}, a mirror image)"
     return ""
 
@@ -88,31 +98,46 @@ def describe_rotation(out: np.ndarray, image: np.ndarray, k: int) -> str:
     for j in range(4):
         if np.array_equal(out, np.rot90(image, j)):
             if j == (-k) % 4 and j != k % 4:
-                return f"the image turned {k % 4 * 90} degrees clockwise: rotate counter-clockwise, as np.rot90(image, k) does"
-            return f"the image rotated by k = {j} quarter turns counter-clockwise instead of k = {k}"
+                return (
+                    f"the image turned {k % 4 * 90} degrees clockwise: rotate counter-clockwise,"
+                    " as np.rot90(image, k) does"
+                )
+            return (
+                f"the image rotated by k = {j} quarter turns counter-clockwise instead of k = {k}"
+            )
     for name, mirror in mirrors(image).items():
         if np.array_equal(out, mirror):
-            return f"its {name}, a mirror image rather than a rotation (a quarter turn is a transpose followed by a flip)"
-    if np.allclose(out, image, atol=1e-3) or any(np.allclose(out, np.rot90(image, j), atol=1e-3) for j in range(4)):
+            return (
+                f"its {name}, a mirror image rather than a rotation (a quarter turn is a transpose"
+                " followed by a flip)"
+            )
+    if np.allclose(out, image, atol=1e-3) or any(
+        np.allclose(out, np.rot90(image, j), atol=1e-3) for j in range(4)
+    ):
         return "a rotation whose values changed slightly (keep the pixel values as they are)"
     return "no rotation of the image (the pixel values changed)"
 
 
-# -- rotate ----------------------------------------------------------------------------------------
+# -- rotate ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.grade("rotate", points=2)
 def test_rotate_python_int(lab):
-    """k = 0, 1, 2, 3 as a Python int: quarter turns counter-clockwise like np.rot90, same shape and dtype"""
+    """k = 0, 1, 2, 3 as a Python int: quarter turns counter-clockwise like np.rot90, same shape
+    and dtype"""
     for k in range(4):
         out = lab.rotate(IMAGES, k)
         expected = rot90(IMAGES, k)
-        assert out.shape == IMAGES.shape, f"rotate(images, {k}) on [6, 8, 8, 3] images should keep the shape, got {out.shape}"
-        assert np.array_equal(out.astype(np.float64), expected.astype(np.float64)), (
-            f"rotate(images, {k}) should equal np.rot90(image, {k}) for every image; the first image came back as "
-            + describe_rotation(out[0], IMAGES[0], k)
+        assert out.shape == IMAGES.shape, (
+            f"rotate(images, {k}) on [6, 8, 8, 3] images should keep the shape, got {out.shape}"
         )
-        assert out.dtype == IMAGES.dtype, f"rotate should keep the dtype: uint8 images came back as {out.dtype}"
+        assert np.array_equal(out.astype(np.float64), expected.astype(np.float64)), (
+            f"rotate(images, {k}) should equal np.rot90(image, {k}) for every image; the first"
+            " image came back as " + describe_rotation(out[0], IMAGES[0], k)
+        )
+        assert out.dtype == IMAGES.dtype, (
+            f"rotate should keep the dtype: uint8 images came back as {out.dtype}"
+        )
 
 
 @pytest.mark.grade("rotate", points=2)
@@ -120,14 +145,23 @@ def test_rotate_per_image_k(lab):
     """an int tensor k [B] rotates each image by its own k"""
     out = lab.rotate(FLOATS, AsTensor(PER_IMAGE_K, "int32"))
     expected = rot90(FLOATS, PER_IMAGE_K)
-    assert out.shape == FLOATS.shape, f"6 images with 6 k's should give shape {FLOATS.shape}, got {out.shape}"
+    assert out.shape == FLOATS.shape, (
+        f"6 images with 6 k's should give shape {FLOATS.shape}, got {out.shape}"
+    )
     for i, k in enumerate(PER_IMAGE_K):
         if not np.allclose(out[i], expected[i], atol=1e-6):
-            same_k = all(np.allclose(out[j], np.rot90(FLOATS[j], int(PER_IMAGE_K[0])), atol=1e-6) for j in range(len(FLOATS)))
-            hint = (" Every image was rotated by the first k: rotate each image by its own k[i]." if same_k else "")
+            same_k = all(
+                np.allclose(out[j], np.rot90(FLOATS[j], int(PER_IMAGE_K[0])), atol=1e-6)
+                for j in range(len(FLOATS))
+            )
+            hint = (
+                " Every image was rotated by the first k: rotate each image by its own k[i]."
+                if same_k
+                else ""
+            )
             raise AssertionError(
-                f"with k = {PER_IMAGE_K.tolist()}, image {i} should be rotated by k = {k}; it came back as "
-                + describe_rotation(out[i], FLOATS[i], int(k)) + "." + hint
+                f"with k = {PER_IMAGE_K.tolist()}, image {i} should be rotated by k = {k}; it came"
+                " back as " + describe_rotation(out[i], FLOATS[i], int(k)) + "." + hint
             )
 
 
@@ -136,9 +170,12 @@ def test_rotate_scalar_tensor(lab):
     """a scalar int tensor k rotates every image like the same Python int"""
     for k in (1, 3):
         out = lab.rotate(IMAGES, AsTensor(np.int32(k), "int32"))
-        assert out.shape == IMAGES.shape, f"a scalar tensor k = {k} should keep the shape {IMAGES.shape}, got {out.shape}"
+        assert out.shape == IMAGES.shape, (
+            f"a scalar tensor k = {k} should keep the shape {IMAGES.shape}, got {out.shape}"
+        )
         assert np.array_equal(out.astype(np.float64), rot90(IMAGES, k).astype(np.float64)), (
-            f"with k = tf.constant({k}), the first image came back as " + describe_rotation(out[0], IMAGES[0], k)
+            f"with k = tf.constant({k}), the first image came back as "
+            + describe_rotation(out[0], IMAGES[0], k)
         )
 
 
@@ -147,20 +184,26 @@ def test_rotate_any_integer(lab):
     """any integer k works as in np.rot90: k = 4 + j and k = j - 4 turn like k = j"""
     for k in (5, -1, 4):
         out = lab.rotate(IMAGES, k)
-        assert np.array_equal(np.asarray(out, dtype=np.float64), rot90(IMAGES, k).astype(np.float64)), (
-            f"rotate(images, {k}) should equal np.rot90(image, {k}) (the same as k = {k % 4}); the first image came back as "
-            + describe_rotation(out[0], IMAGES[0], k)
+        assert np.array_equal(
+            np.asarray(out, dtype=np.float64), rot90(IMAGES, k).astype(np.float64)
+        ), (
+            f"rotate(images, {k}) should equal np.rot90(image, {k}) (the same as k = {k % 4}); the"
+            " first image came back as " + describe_rotation(out[0], IMAGES[0], k)
         )
     ks = np.array([4, 5, 6, 7, -1, -3], dtype=np.int32)
     out = lab.rotate(IMAGES, AsTensor(ks, "int32"))
     expected = rot90(IMAGES, ks)
     for i, k in enumerate(ks):
-        assert out.shape == IMAGES.shape and np.array_equal(out[i].astype(np.float64), expected[i].astype(np.float64)), (
-            f"with one k per image, k = {ks.tolist()}, image {i} should turn like k = {k % 4}: take k modulo 4"
+        assert out.shape == IMAGES.shape and np.array_equal(
+            out[i].astype(np.float64), expected[i].astype(np.float64)
+        ), (
+            f"with one k per image, k = {ks.tolist()}, image {i} should turn like k = {k % 4}:"
+            " take k modulo 4"
         )
 
 
-# -- rotation_batch --------------------------------------------------------------------------------
+# -- rotation_batch
+# --------------------------------------------------------------------------------
 
 
 def check_pair(result):
@@ -177,19 +220,25 @@ def test_rotation_batch_every_rotation(lab):
     """every image in all four rotations exactly once, each labelled with its k (any order)"""
     x, y = check_pair(lab.rotation_batch(IMAGES))
     b = len(IMAGES)
-    assert x.shape == (4 * b, *IMAGES.shape[1:]), f"6 images [6, 8, 8, 3] should give x of shape (24, 8, 8, 3), got {x.shape}"
-    assert y.shape == (4 * b,), f"y should hold one label per image of x, shape (24,), got {y.shape}"
+    assert x.shape == (
+        4 * b,
+        *IMAGES.shape[1:],
+    ), f"6 images [6, 8, 8, 3] should give x of shape (24, 8, 8, 3), got {x.shape}"
+    assert y.shape == (4 * b,), (
+        f"y should hold one label per image of x, shape (24,), got {y.shape}"
+    )
     found = identify(x, IMAGES)
     for i, match in enumerate(found):
         if match is None:
             raise AssertionError(
-                f"x[{i}] is no rotation of an input image{mirror_of(x[i], IMAGES)}; a 180-degree turn flips both "
-                "axes, a quarter turn is a transpose and a flip"
+                f"x[{i}] is no rotation of an input image{mirror_of(x[i], IMAGES)}; a 180-degree"
+                " turn flips both axes, a quarter turn is a transpose and a flip"
             )
     pairs = sorted(found)
     missing = sorted(set((j, k) for j in range(b) for k in range(4)) - set(found))
     assert pairs == [(j, k) for j in range(b) for k in range(4)], (
-        f"each of the 6 images should appear once in each of the 4 rotations; missing (image, k): {missing[:6]}"
+        "each of the 6 images should appear once in each of the 4 rotations; missing (image, k):"
+        f" {missing[:6]}"
         + ("" if len(set(found)) == len(found) else "; some rotations appear more than once")
     )
     wrong = [i for i, (_, k) in enumerate(found) if y[i] != k]
@@ -197,10 +246,13 @@ def test_rotation_batch_every_rotation(lab):
         clockwise = all(y[i] == (-k) % 4 for i, (_, k) in enumerate(found))
         i = wrong[0]
         raise AssertionError(
-            f"{len(wrong)} of 24 labels do not match their images: x[{i}] is rotated by k = {found[i][1]} "
-            f"counter-clockwise but labelled {y[i]}"
-            + ("; the labels count clockwise turns: use np.rot90's counter-clockwise convention" if clockwise else
-               "; build the labels in the same order as the rotated images")
+            f"{len(wrong)} of 24 labels do not match their images: x[{i}] is rotated by k ="
+            f" {found[i][1]} counter-clockwise but labelled {y[i]}"
+            + (
+                "; the labels count clockwise turns: use np.rot90's counter-clockwise convention"
+                if clockwise
+                else "; build the labels in the same order as the rotated images"
+            )
         )
 
 
@@ -212,14 +264,18 @@ def test_rotation_batch_labels(lab):
     y = y.reshape(-1)
     counts = np.bincount(y.astype(np.int64), minlength=4) if y.size and y.min() >= 0 else None
     assert counts is not None and len(counts) == 4 and counts.tolist() == [6, 6, 6, 6], (
-        f"6 images should give each label 0, 1, 2, 3 six times, got labels {sorted(set(y.tolist()))} "
-        f"with counts {counts.tolist() if counts is not None else 'including negative values'}"
+        "6 images should give each label 0, 1, 2, 3 six times, got labels"
+        f" {sorted(set(y.tolist()))} with counts"
+        f" {counts.tolist() if counts is not None else 'including negative values'}"
     )
     x_numpy, _ = check_pair(lab.rotation_batch(FLOATS))
-    assert x.shape == x_numpy.shape and np.allclose(x, x_numpy), "a float32 tf.Tensor input should give the same x as a NumPy array"
+    assert x.shape == x_numpy.shape and np.allclose(x, x_numpy), (
+        "a float32 tf.Tensor input should give the same x as a NumPy array"
+    )
 
 
-# -- random_rotation -------------------------------------------------------------------------------
+# -- random_rotation
+# -------------------------------------------------------------------------------
 
 
 def random_rotations(lab, seeds):
@@ -234,8 +290,10 @@ def test_random_rotation_consistent(lab):
     """the image is rotated by exactly the k it returns, a scalar k in {0, 1, 2, 3}"""
     seeds = list(range(16)) + [[3, 4], [10, 20], [7, 1]]
     rotated, ks = random_rotations(lab, seeds)
-    assert ((ks >= 0) & (ks <= 3)).all(), f"k should be in {{0, 1, 2, 3}}, got values {sorted(set(ks.tolist()))}"
-    for seed, out, k in zip(seeds, rotated, ks):
+    assert ((ks >= 0) & (ks <= 3)).all(), (
+        f"k should be in {{0, 1, 2, 3}}, got values {sorted(set(ks.tolist()))}"
+    )
+    for seed, out, k in zip(seeds, rotated, ks, strict=False):
         assert np.array_equal(out.astype(np.float64), np.rot90(ONE_IMAGE, k).astype(np.float64)), (
             f"with seed {seed}, random_rotation returned k = {k} but the image is "
             + describe_rotation(out, ONE_IMAGE, int(k))
@@ -256,16 +314,23 @@ def test_random_rotation_uniform(lab):
     result = lab.probe(probe_k_counts, ONE_IMAGE, CHI2_SEEDS, timeout=120)
     assert "error" not in result, result.get("error")
     ks = np.array(result["k"], dtype=np.int64)
-    assert ((ks >= 0) & (ks <= 3)).all(), f"k should be in {{0, 1, 2, 3}}, got values {sorted(set(ks.tolist()))}"
+    assert ((ks >= 0) & (ks <= 3)).all(), (
+        f"k should be in {{0, 1, 2, 3}}, got values {sorted(set(ks.tolist()))}"
+    )
     counts = np.bincount(ks, minlength=4)
     expected = CHI2_SEEDS / 4
     chi2 = float(((counts - expected) ** 2 / expected).sum())
     assert chi2 < CHI2_LIMIT, (
-        f"over seeds 0..{CHI2_SEEDS - 1}, k = 0, 1, 2, 3 came {counts.tolist()} times, where about {expected:g} each "
-        f"is expected (chi-square {chi2:.1f}, limit {CHI2_LIMIT}); draw k from 4 equally likely values, e.g. "
-        "stateless_uniform(..., minval=0, maxval=4, dtype=tf.int32) (maxval is excluded)"
-        + ("; one k comes about twice as often as the others, as when drawing from 0..4 and folding 4 onto a valid k"
-           if counts.max() > 1.6 * np.sort(counts)[-2] else "")
+        f"over seeds 0..{CHI2_SEEDS - 1}, k = 0, 1, 2, 3 came {counts.tolist()} times, where about"
+        f" {expected:g} each is expected (chi-square {chi2:.1f}, limit {CHI2_LIMIT}); draw k from"
+        " 4 equally likely values, e.g. stateless_uniform(..., minval=0, maxval=4,"
+        " dtype=tf.int32) (maxval is excluded)"
+        + (
+            "; one k comes about twice as often as the others, as when drawing from 0..4 and"
+            " folding 4 onto a valid k"
+            if counts.max() > 1.6 * np.sort(counts)[-2]
+            else ""
+        )
     )
 
 
@@ -277,25 +342,33 @@ def test_random_rotation_deterministic(lab):
     second, ks_second = random_rotations(lab, seeds)
     for i, seed in enumerate(seeds):
         assert ks_first[i] == ks_second[i] and np.array_equal(first[i], second[i]), (
-            f"two calls with the seed {seed} gave k = {ks_first[i]} and k = {ks_second[i]}: draw k with a stateless op "
-            "(tf.random.stateless_uniform) from the seed, not from the global random state"
+            f"two calls with the seed {seed} gave k = {ks_first[i]} and k = {ks_second[i]}: draw k"
+            " with a stateless op (tf.random.stateless_uniform) from the seed, not from the"
+            " global random state"
         )
     _, ks = random_rotations(lab, list(range(100, 120)))
-    assert len(set(ks.tolist())) > 1, f"20 different seeds all gave k = {ks[0]}: the draw should depend on the seed"
+    assert len(set(ks.tolist())) > 1, (
+        f"20 different seeds all gave k = {ks[0]}: the draw should depend on the seed"
+    )
 
 
-# -- make_rotation_dataset -------------------------------------------------------------------------
+# -- make_rotation_dataset
+# -------------------------------------------------------------------------
 
 
 def epoch_of(batches):
     """An epoch's batches [(images, k), ...] as sizes, all images, all labels and their dtypes."""
-    assert all(x.ndim > 0 for x, _ in batches), "each batch should be a pair (images, k) of batched arrays"
+    assert all(x.ndim > 0 for x, _ in batches), (
+        "each batch should be a pair (images, k) of batched arrays"
+    )
     shapes = sorted({x.shape[1:] for x, _ in batches})
     assert len(shapes) <= 1, f"the batches should hold images of one shape, got {shapes}"
     return {
         "sizes": [len(x) for x, _ in batches],
         "images": np.concatenate([x for x, _ in batches]) if batches else np.zeros((0,)),
-        "labels": np.concatenate([y.reshape(-1) for _, y in batches]) if batches else np.zeros((0,)),
+        "labels": (
+            np.concatenate([y.reshape(-1) for _, y in batches]) if batches else np.zeros((0,))
+        ),
         "dtypes": sorted({str(x.dtype) for x, _ in batches}),
         "label_dtypes": sorted({str(y.dtype) for _, y in batches}),
     }
@@ -309,18 +382,23 @@ FORMS = {
 
 
 def examples_of(epoch, images):
-    """For each example: (image index, k found in the pixels, the form of its values, its label)."""
+    """For each example: (image index, k found in the pixels, the form of its values, its
+    label)."""
     found = []
-    for x, label in zip(epoch["images"], epoch["labels"]):
+    for x, label in zip(epoch["images"], epoch["labels"], strict=False):
         match = None
         for form, transform in FORMS.items():
-            hit = identify(x[None], transform(images.astype(np.float64)), atol=1e-3 if form != "standardized" else 1e-4)[0]
+            hit = identify(
+                x[None],
+                transform(images.astype(np.float64)),
+                atol=1e-3 if form != "standardized" else 1e-4,
+            )[0]
             if hit is not None:
                 match = (*hit, form, int(label))
                 break
         assert match is not None, (
-            "an example is no rotation of an input image (standardized or not): check the rotation and how the "
-            "images are gathered"
+            "an example is no rotation of an input image (standardized or not): check the rotation"
+            " and how the images are gathered"
         )
         found.append(match)
     return found
@@ -328,7 +406,9 @@ def examples_of(epoch, images):
 
 def dataset_epochs(lab, images, batch_size, seed, epochs):
     result = lab.probe(probe_rotation_dataset, images, batch_size, seed, epochs, timeout=60)
-    assert result["type"] == "Dataset", f"make_rotation_dataset should return a tf.data.Dataset, got {result['type']}"
+    assert result["type"] == "Dataset", (
+        f"make_rotation_dataset should return a tf.data.Dataset, got {result['type']}"
+    )
     assert "error" not in result, result.get("error")
     return [epoch_of(batches) for batches in result["epochs"]]
 
@@ -340,10 +420,12 @@ def test_dataset_every_rotation_once(lab):
     for number, epoch in enumerate(dataset_epochs(lab, POOL, 8, 3, 2), start=1):
         total = sum(epoch["sizes"])
         assert total == 4 * n, (
-            f"13 images should give 52 examples per epoch (all four rotations of each), epoch {number} held {total}"
+            "13 images should give 52 examples per epoch (all four rotations of each), epoch"
+            f" {number} held {total}"
         )
         assert epoch["sizes"][:-1] == [8] * (len(epoch["sizes"]) - 1), (
-            f"batches should hold batch_size = 8 examples (the last may be smaller), got sizes {epoch['sizes']}"
+            "batches should hold batch_size = 8 examples (the last may be smaller), got sizes"
+            f" {epoch['sizes']}"
         )
         assert all(d.startswith("int") or d.startswith("uint") for d in epoch["label_dtypes"]), (
             f"the labels k should be integers, got {epoch['label_dtypes']}"
@@ -351,13 +433,13 @@ def test_dataset_every_rotation_once(lab):
         found = examples_of(epoch, POOL)
         pairs = [(j, k) for j, k, _, _ in found]
         assert sorted(pairs) == [(j, k) for j in range(n) for k in range(4)], (
-            f"epoch {number} should hold each (image, rotation) once; {len(set(pairs))} of the 52 were there"
-            + ("" if len(set(pairs)) == len(pairs) else ", some more than once")
+            f"epoch {number} should hold each (image, rotation) once; {len(set(pairs))} of the 52"
+            " were there" + ("" if len(set(pairs)) == len(pairs) else ", some more than once")
         )
         wrong = [(k, label) for _, k, _, label in found if k != label]
         assert not wrong, (
-            f"{len(wrong)} of 52 labels do not match their images: e.g. an image rotated by k = {wrong[0][0]} "
-            f"(counter-clockwise, as np.rot90) was labelled {wrong[0][1]}"
+            f"{len(wrong)} of 52 labels do not match their images: e.g. an image rotated by k ="
+            f" {wrong[0][0]} (counter-clockwise, as np.rot90) was labelled {wrong[0][1]}"
         )
 
 
@@ -366,11 +448,14 @@ def test_dataset_standardized(lab):
     """images are float32 and standardized as in lab 1, from uint8 and from float inputs"""
     for images, kind in ((POOL, "uint8"), (POOL.astype(np.float32) / 255.0, "float")):
         epoch = dataset_epochs(lab, images, 16, 1, 1)[0]
-        assert epoch["dtypes"] == ["float32"], f"with {kind} inputs the images should be float32, got {epoch['dtypes']}"
+        assert epoch["dtypes"] == ["float32"], (
+            f"with {kind} inputs the images should be float32, got {epoch['dtypes']}"
+        )
         forms = sorted({form for _, _, form, _ in examples_of(epoch, POOL)})
         assert forms == ["standardized"], (
-            f"with {kind} inputs the rotated images are {', '.join(forms)}: standardize them as lab 1 does, "
-            "(x / 255 - CIFAR10_MEAN) / CIFAR10_STD for uint8 images, (x - CIFAR10_MEAN) / CIFAR10_STD for floats in [0, 1]"
+            f"with {kind} inputs the rotated images are {', '.join(forms)}: standardize them as"
+            " lab 1 does, (x / 255 - CIFAR10_MEAN) / CIFAR10_STD for uint8 images, (x -"
+            " CIFAR10_MEAN) / CIFAR10_STD for floats in [0, 1]"
         )
 
 
@@ -382,16 +467,25 @@ def test_dataset_shuffled(lab):
     for epoch in epochs:
         found = examples_of(epoch, POOL)
         orders.append([(j, k) for j, k, _, _ in found])
-    assert all(len(order) == 4 * len(POOL) for order in orders), "each epoch should hold 52 examples"
+    assert all(len(order) == 4 * len(POOL) for order in orders), (
+        "each epoch should hold 52 examples"
+    )
     n = len(POOL)
-    trivial = ([(j, k) for j in range(n) for k in range(4)], [(j, k) for k in range(4) for j in range(n)])
-    assert orders[0] not in trivial, "the examples came in a fixed order: shuffle them (all 4N examples, not only the images)"
+    trivial = (
+        [(j, k) for j in range(n) for k in range(4)],
+        [(j, k) for k in range(4) for j in range(n)],
+    )
+    assert orders[0] not in trivial, (
+        "the examples came in a fixed order: shuffle them (all 4N examples, not only the images)"
+    )
     batches = [orders[0][start : start + 8] for start in range(0, 4 * n, 8)]
     assert any(len({k for _, k in batch}) > 1 for batch in batches), (
-        "every batch held a single rotation: shuffle the rotated examples together, so that each batch mixes rotations"
+        "every batch held a single rotation: shuffle the rotated examples together, so that each"
+        " batch mixes rotations"
     )
     assert orders[0] != orders[1], (
-        "two epochs came in the same order: reshuffle every epoch (shuffle(..., reshuffle_each_iteration=True))"
+        "two epochs came in the same order: reshuffle every epoch (shuffle(...,"
+        " reshuffle_each_iteration=True))"
     )
 
 
@@ -400,16 +494,20 @@ def test_dataset_seed_reproducible(lab):
     """the same seed gives the same batches, another seed another order"""
     first = dataset_epochs(lab, POOL, 8, 11, 1)[0]
     second = dataset_epochs(lab, POOL, 8, 11, 1)[0]
-    assert np.array_equal(first["labels"], second["labels"]) and first["images"].shape == second["images"].shape and (
-        np.allclose(first["images"], second["images"])
+    assert (
+        np.array_equal(first["labels"], second["labels"])
+        and first["images"].shape == second["images"].shape
+        and (np.allclose(first["images"], second["images"]))
     ), "two datasets made with the same seed gave different batches: pass the seed to the shuffle"
     other = dataset_epochs(lab, POOL, 8, 12, 1)[0]
-    assert not (first["images"].shape == other["images"].shape and np.allclose(first["images"], other["images"])), (
-        "seeds 11 and 12 gave the same order: the seed should choose the shuffle"
-    )
+    assert not (
+        first["images"].shape == other["images"].shape
+        and np.allclose(first["images"], other["images"])
+    ), "seeds 11 and 12 gave the same order: the seed should choose the shuffle"
 
 
-# -- build_rotation_model --------------------------------------------------------------------------
+# -- build_rotation_model
+# --------------------------------------------------------------------------
 
 
 def gradient_step(model, x):
@@ -422,7 +520,7 @@ def gradient_step(model, x):
         loss = tf.reduce_mean(tf.square(tf.cast(outputs, tf.float32) - 1.0))
     variables = model.trainable_variables
     grads = tape.gradient(loss, variables)
-    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    pairs = [(g, v) for g, v in zip(grads, variables, strict=False) if g is not None]
     if pairs:
         keras.optimizers.Adam(learning_rate=0.01).apply_gradients(pairs)
 
@@ -442,18 +540,29 @@ def model_type(model) -> dict:
     import keras
 
     if not isinstance(model, keras.Model):
-        kind = model.get("__type__", type(model).__name__) if isinstance(model, dict) else type(model).__name__
+        kind = (
+            model.get("__type__", type(model).__name__)
+            if isinstance(model, dict)
+            else type(model).__name__
+        )
         return {"type": kind.rsplit(".", 1)[-1]}
     return {"type": "Model", "sequential": isinstance(model, keras.Sequential)}
 
 
 def holder_of(model, expected: list) -> dict:
-    """For each (path, value) of `expected`, the index of a weight of `model` holding that value."""
+    """For each (path, value) of `expected`, the index of a weight of `model` holding that
+    value."""
     values = [w.numpy() for w in model.weights]
     holder = {}
     for path, value in expected:
-        index = next((i for i, v in enumerate(values) if i not in holder and v.shape == value.shape
-                      and np.array_equal(v, value)), None)
+        index = next(
+            (
+                i
+                for i, v in enumerate(values)
+                if i not in holder and v.shape == value.shape and np.array_equal(v, value)
+            ),
+            None,
+        )
         if index is not None:
             holder[index] = path
     return holder
@@ -473,21 +582,36 @@ def measure_rotation_model(made, x):
     before = [w.numpy() for w in model.weights]
     gradient_step(model, x)
     after = [w.numpy() for w in model.weights]
-    return {**facts, "logits": logits, "dtype": str(logits.dtype), "shares_variables": len(holder) == len(expected),
-            "backbone_moved": min((largest_change(after[i], before[i]) for i in holder), default=0.0)}
+    return {
+        **facts,
+        "logits": logits,
+        "dtype": str(logits.dtype),
+        "shares_variables": len(holder) == len(expected),
+        "backbone_moved": min((largest_change(after[i], before[i]) for i in holder), default=0.0),
+    }
 
 
 def rotation_model_result(lab):
-    return lab.probe(probe_rotation_model, MODEL_X, measure=measure_rotation_model, measure_args=(MODEL_X,))
+    return lab.probe(
+        probe_rotation_model, MODEL_X, measure=measure_rotation_model, measure_args=(MODEL_X,)
+    )
 
 
 def check_model(result, function):
-    assert result["type"] == "Model", f"{function} should return a keras.Model, got {result['type']}"
-    assert not result["sequential"], f"build the model of {function} as a functional model (keras.Model(inputs, outputs)), not Sequential"
+    assert result["type"] == "Model", (
+        f"{function} should return a keras.Model, got {result['type']}"
+    )
+    assert not result["sequential"], (
+        f"build the model of {function} as a functional model (keras.Model(inputs, outputs)), not"
+        " Sequential"
+    )
 
 
 def check_logits(logits, rows, columns, what):
-    assert logits.shape == (rows, columns), f"{rows} images should give {what} of shape ({rows}, {columns}), got {logits.shape}"
+    assert logits.shape == (
+        rows,
+        columns,
+    ), f"{rows} images should give {what} of shape ({rows}, {columns}), got {logits.shape}"
     assert logits.dtype == np.float32, f"the logits should be float32, got {logits.dtype}"
     assert not (np.allclose(logits.sum(axis=1), 1.0, atol=1e-3) and (logits >= 0).all()), (
         "the outputs look like probabilities: return logits (no softmax), the loss applies it"
@@ -508,24 +632,35 @@ def test_rotation_model_trains_backbone(lab):
     result = rotation_model_result(lab)
     check_model(result, "build_rotation_model")
     assert result["shares_variables"] and result["backbone_moved"] > 0, (
-        "a training step on the rotation model did not change the weights of the backbone passed in"
-        + ("" if result["shares_variables"] else " (the model does not hold the backbone's variables)")
-        + ": call the given backbone on the model's input (no new, cloned or frozen backbone), so that pretraining "
-        "trains the backbone that transfer receives"
+        "a training step on the rotation model did not change the weights of the backbone"
+        " passed in"
+        + (
+            ""
+            if result["shares_variables"]
+            else " (the model does not hold the backbone's variables)"
+        )
+        + ": call the given backbone on the model's input (no new, cloned or frozen backbone), so"
+        " that pretraining trains the backbone that transfer receives"
     )
 
 
-# -- transfer --------------------------------------------------------------------------------------
+# -- transfer
+# --------------------------------------------------------------------------------------
 
 
 # The workshop backbone's "pretrained" weights, drawn here and handed to the worker as one flat
 # array, cut in order into the backbone's weights (BN variances and gammas from the positive one).
 _draws = np.random.default_rng(4).normal(0.0, 0.3, size=8192)
-PRETRAINED, PRETRAINED_POSITIVE = _draws.astype("float32"), (np.abs(_draws) + 0.5).astype("float32")
+PRETRAINED, PRETRAINED_POSITIVE = (
+    _draws.astype("float32"),
+    (np.abs(_draws) + 0.5).astype("float32"),
+)
 _rng = np.random.default_rng(5)
 TRANSFER_X = _rng.normal(size=(8, 32, 32, 3)).astype("float32")
 # The first 4 images of TRANSFER_X in a batch of other statistics.
-TRANSFER_OTHER = np.concatenate([TRANSFER_X[:4], _rng.normal(2.0, 3.0, size=(4, 32, 32, 3)).astype("float32")])
+TRANSFER_OTHER = np.concatenate(
+    [TRANSFER_X[:4], _rng.normal(2.0, 3.0, size=(4, 32, 32, 3)).astype("float32")]
+)
 
 
 def measure_transfer(model, values, positive, x, other):
@@ -549,14 +684,16 @@ def measure_transfer(model, values, positive, x, other):
     logits = np.asarray(model(x, training=False))
     before = [w.numpy() for w in weights]
     gradient_step(model, x)
-    change = [largest_change(w.numpy(), b) for w, b in zip(weights, before)]
+    change = [largest_change(w.numpy(), b) for w, b in zip(weights, before, strict=False)]
     return {
         **facts,
         "logits": logits,
         "missing": [path for path, _ in expected if path not in holder.values()],
         "head_params": int(sum(size for i, size in enumerate(sizes) if i not in holder)),
         "trainable_params": int(sum(math.prod(w.shape) for w in model.trainable_weights)),
-        "trainable_backbone": sorted(path for i, path in holder.items() if id(weights[i]) in trainable),
+        "trainable_backbone": sorted(
+            path for i, path in holder.items() if id(weights[i]) in trainable
+        ),
         "batch_dependence": largest_change(in_batch, in_other),
         "train_vs_inference": largest_change(in_batch, inference),
         "moved": {path: change[i] for i, path in holder.items()},
@@ -565,8 +702,15 @@ def measure_transfer(model, values, positive, x, other):
 
 
 def transfer_result(lab, num_classes, freeze_backbone):
-    result = lab.probe(probe_transfer, num_classes, freeze_backbone, PRETRAINED, PRETRAINED_POSITIVE,
-                       measure=measure_transfer, measure_args=(PRETRAINED, PRETRAINED_POSITIVE, TRANSFER_X, TRANSFER_OTHER))
+    result = lab.probe(
+        probe_transfer,
+        num_classes,
+        freeze_backbone,
+        PRETRAINED,
+        PRETRAINED_POSITIVE,
+        measure=measure_transfer,
+        measure_args=(PRETRAINED, PRETRAINED_POSITIVE, TRANSFER_X, TRANSFER_OTHER),
+    )
     check_model(result, "transfer")
     return result
 
@@ -574,22 +718,23 @@ def transfer_result(lab, num_classes, freeze_backbone):
 def check_carried_over(result):
     missing = result["missing"]
     assert not missing, (
-        f"the model does not hold the pretrained backbone's weights ({len(missing)} missing, e.g. {missing[0]}): "
-        "use the given backbone (call it on the input, or build on backbone.input / backbone.output), "
-        "not a fresh or re-initialised one"
+        f"the model does not hold the pretrained backbone's weights ({len(missing)} missing, e.g."
+        f" {missing[0]}): use the given backbone (call it on the input, or build on backbone.input"
+        " / backbone.output), not a fresh or re-initialised one"
     )
 
 
 @pytest.mark.grade("transfer", points=1)
 def test_transfer_new_head(lab):
-    """[B, num_classes] logits from one new Dense(num_classes) head on the backbone's 512 features"""
+    """[B, num_classes] logits from one new Dense(num_classes) head on the backbone's 512
+    features"""
     result = transfer_result(lab, 10, False)
     check_logits(result["logits"], 8, 10, "10 class logits")
     check_carried_over(result)
     assert result["head_params"] == 512 * 10 + 10, (
-        f"the head should be one Dense(10) layer on the backbone's 512 features (5,130 parameters), got "
-        f"{result['head_params']:,} parameters outside the backbone: a new head directly on the features, "
-        "not on top of the rotation head"
+        "the head should be one Dense(10) layer on the backbone's 512 features (5,130"
+        f" parameters), got {result['head_params']:,} parameters outside the backbone: a new head"
+        " directly on the features, not on top of the rotation head"
     )
 
 
@@ -605,33 +750,41 @@ def test_transfer_fine_tunes(lab):
     """freeze_backbone=False: a training step updates the backbone's weights and the head"""
     result = transfer_result(lab, 3, False)
     check_carried_over(result)
-    still = [path for path, change in result["moved"].items() if path.endswith("kernel") and change == 0]
+    still = [
+        path for path, change in result["moved"].items() if path.endswith("kernel") and change == 0
+    ]
     assert not still, (
-        f"with freeze_backbone=False a training step left the backbone's {', '.join(still)} unchanged: "
-        "the whole network should be trainable when fine-tuning"
+        f"with freeze_backbone=False a training step left the backbone's {', '.join(still)}"
+        " unchanged: the whole network should be trainable when fine-tuning"
     )
     assert result["head_moved"] > 0, "a training step did not change the head's weights"
 
 
 @pytest.mark.grade("transfer", points=2)
 def test_transfer_frozen_trains_head_only(lab):
-    """freeze_backbone=True: only the head trains; a step changes no backbone weight nor BN statistic"""
+    """freeze_backbone=True: only the head trains; a step changes no backbone weight nor BN
+    statistic"""
     result = transfer_result(lab, 10, True)
     check_carried_over(result)
     assert not result["trainable_backbone"], (
-        f"with freeze_backbone=True the backbone's {', '.join(result['trainable_backbone'][:4])} are still trainable: "
-        "make the whole backbone untrainable (backbone.trainable = False), BatchNormalization included"
+        f"with freeze_backbone=True the backbone's {', '.join(result['trainable_backbone'][:4])}"
+        " are still trainable: make the whole backbone untrainable (backbone.trainable = False),"
+        " BatchNormalization included"
     )
     changed = sorted(path for path, change in result["moved"].items() if change > 0)
     assert not changed, (
-        f"with freeze_backbone=True a training step changed the backbone's {', '.join(changed[:4])}: nothing in the "
-        "backbone may change, not even BatchNormalization's moving statistics"
+        "with freeze_backbone=True a training step changed the backbone's"
+        f" {', '.join(changed[:4])}: nothing in the backbone may change, not even"
+        " BatchNormalization's moving statistics"
     )
     assert result["trainable_params"] == result["head_params"], (
-        f"with freeze_backbone=True exactly the head's {result['head_params']:,} parameters should be trainable, "
-        f"the model has {result['trainable_params']:,} trainable parameters"
+        f"with freeze_backbone=True exactly the head's {result['head_params']:,} parameters should"
+        f" be trainable, the model has {result['trainable_params']:,} trainable parameters"
     )
-    assert result["head_moved"] > 0, "with freeze_backbone=True a training step did not change the head's weights: the head must train"
+    assert result["head_moved"] > 0, (
+        "with freeze_backbone=True a training step did not change the head's weights: the head"
+        " must train"
+    )
 
 
 @pytest.mark.grade("transfer", points=2)
@@ -639,8 +792,10 @@ def test_transfer_frozen_batchnorm_inference(lab):
     """freeze_backbone=True: BatchNormalization uses its moving statistics even in training mode"""
     result = transfer_result(lab, 10, True)
     assert result["batch_dependence"] < 1e-4 and result["train_vs_inference"] < 1e-4, (
-        "with freeze_backbone=True, calling the model with training=True still normalises with each batch's own "
-        f"statistics (an image's logits change by up to {max(result['batch_dependence'], result['train_vs_inference']):.3g} "
-        "with its batch): the frozen backbone's BatchNormalization should use its moving statistics. In Keras 3, "
-        "backbone.trainable = False does this; backbone(x, training=False) alone is overridden by the outer model"
+        "with freeze_backbone=True, calling the model with training=True still normalises with"
+        " each batch's own statistics (an image's logits change by up to"
+        f" {max(result['batch_dependence'], result['train_vs_inference']):.3g} with its batch):"
+        " the frozen backbone's BatchNormalization should use its moving statistics. In Keras 3,"
+        " backbone.trainable = False does this; backbone(x, training=False) alone is overridden"
+        " by the outer model"
     )

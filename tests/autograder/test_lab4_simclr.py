@@ -20,6 +20,7 @@ draws (a correct implementation may draw differently):
 The loss is compared with an independent NumPy NT-Xent (`nt_xent_reference`), and the training
 step with that loss on the two views it made (recorded by wrapping the lab's `augment`).
 """
+
 import colorsys
 
 import numpy as np
@@ -32,8 +33,10 @@ LAB = "lab4"
 
 rng = np.random.default_rng(4)
 
+
 def coordinate_images(batch, height, width):
-    """Images whose pixels hold their coordinates: channel 0 = x / (W - 1), channel 1 = y / (H - 1),
+    """Images whose pixels hold their coordinates: channel 0 = x / (W - 1), channel 1 = y / (H -
+    1),
     channel 2 = 1/2. Bilinear resampling keeps these ramps exactly linear."""
     x = np.broadcast_to(np.linspace(0.0, 1.0, width)[None, :], (height, width))
     y = np.broadcast_to(np.linspace(0.0, 1.0, height)[:, None], (height, width))
@@ -43,12 +46,15 @@ def coordinate_images(batch, height, width):
 
 def check_images(out, shape, what):
     out = np.asarray(out)
-    assert out.shape == tuple(shape), f"{what} should return images of shape {tuple(shape)}, got {out.shape}"
+    assert out.shape == tuple(shape), (
+        f"{what} should return images of shape {tuple(shape)}, got {out.shape}"
+    )
     assert out.dtype == np.float32, f"{what} should return float32 images, got {out.dtype}"
     assert np.isfinite(out).all(), f"{what} returned NaN or infinite values"
     low, high = float(out.min()), float(out.max())
     assert low >= 0.0 and high <= 1.0, (
-        f"{what} should return values in [0, 1], got values from {low:.4g} to {high:.4g}: clip the result to [0, 1]"
+        f"{what} should return values in [0, 1], got values from {low:.4g} to {high:.4g}: clip the"
+        " result to [0, 1]"
     )
     return out
 
@@ -62,7 +68,8 @@ def distinct(images, atol=1e-6):
     return len(kept)
 
 
-# -- random_resized_crop ---------------------------------------------------------------------------
+# -- random_resized_crop
+# ---------------------------------------------------------------------------
 
 CROP_SIDE = 64
 CROP_BATCH = 64
@@ -72,7 +79,8 @@ CROP_SLACK = 1.5
 
 
 def _line_fit(profile):
-    """Least-squares lines through profile [B, N] over its interior points 1..N-2: slope, intercept, and
+    """Least-squares lines through profile [B, N] over its interior points 1..N-2: slope,
+    intercept, and
     the largest residual there."""
     n = profile.shape[1]
     j = np.arange(1, n - 1, dtype=np.float64)
@@ -85,8 +93,11 @@ def _line_fit(profile):
 
 
 def crop_geometry(out):
-    """Each crop of `coordinate_images` as found in the output: width and height as fractions of the
-    image's, centre in pixels, and how far the output is from a box resampled bilinearly (in pixels)."""
+    """Each crop of `coordinate_images` as found in the output: width and height as fractions of
+    the
+    image's, centre in pixels, and how far the output is from a box resampled bilinearly (in
+    pixels).
+    """
     out = np.asarray(out, dtype=np.float64)
     _, height, width, _ = out.shape
     x_profile = out[..., 0].mean(axis=1)  # [B, W]
@@ -96,10 +107,18 @@ def crop_geometry(out):
     # In pixels: channel 0 is x / (W - 1), so a slope s means s * (W - 1) pixels per output column,
     # and W output columns span s * (W - 1) * W pixels: a fraction s * (W - 1) of the width.
     x_scale, y_scale = width - 1, height - 1
-    x_edges = np.maximum(np.abs(x_profile[:, 0] - x_start), np.abs(x_profile[:, -1] - (x_start + x_slope * (width - 1))))
-    y_edges = np.maximum(np.abs(y_profile[:, 0] - y_start), np.abs(y_profile[:, -1] - (y_start + y_slope * (height - 1))))
-    across = np.maximum(np.abs(out[..., 0] - x_profile[:, None, :]).max(axis=(1, 2)) * x_scale,
-                        np.abs(out[..., 1] - y_profile[:, :, None]).max(axis=(1, 2)) * y_scale)
+    x_edges = np.maximum(
+        np.abs(x_profile[:, 0] - x_start),
+        np.abs(x_profile[:, -1] - (x_start + x_slope * (width - 1))),
+    )
+    y_edges = np.maximum(
+        np.abs(y_profile[:, 0] - y_start),
+        np.abs(y_profile[:, -1] - (y_start + y_slope * (height - 1))),
+    )
+    across = np.maximum(
+        np.abs(out[..., 0] - x_profile[:, None, :]).max(axis=(1, 2)) * x_scale,
+        np.abs(out[..., 1] - y_profile[:, :, None]).max(axis=(1, 2)) * y_scale,
+    )
     return {
         "width": x_slope * x_scale,
         "height": y_slope * y_scale,
@@ -116,32 +135,43 @@ def check_boxes(geometry, scale, ratio, what):
     height, width = geometry["size"]
     for i in range(len(geometry["width"])):
         w, h = geometry["width"][i], geometry["height"][i]
-        if geometry["residual"][i] > 0.05 or geometry["across"][i] > 0.05 or geometry["edges"][i] > 0.75:
+        if (
+            geometry["residual"][i] > 0.05
+            or geometry["across"][i] > 0.05
+            or geometry["edges"][i] > 0.75
+        ):
             raise AssertionError(
-                f"{what}: crop {i} is not a box of the image resized bilinearly to H x W (a test image whose pixels "
-                "hold their coordinates did not come back as linear ramps"
-                + (", its first or last row or column is off, as when a box reaches outside the image and gets padded"
-                   if geometry["edges"][i] > 0.75 else "")
+                f"{what}: crop {i} is not a box of the image resized bilinearly to H x W (a test"
+                " image whose pixels hold their coordinates did not come back as linear ramps"
+                + (
+                    ", its first or last row or column is off, as when a box reaches outside the"
+                    " image and gets padded"
+                    if geometry["edges"][i] > 0.75
+                    else ""
+                )
                 + "): crop a box inside the image and resize it with bilinear interpolation"
             )
         if min(w, h) <= 0:
             raise AssertionError(
-                f"{what}: crop {i} is not an upright box of the image resized to its size (the coordinate ramps run the "
-                "wrong way: is it flipped or transposed?)"
+                f"{what}: crop {i} is not an upright box of the image resized to its size (the"
+                " coordinate ramps run the wrong way: is it flipped or transposed?)"
             )
         tw, th = CROP_SLACK / width, CROP_SLACK / height
         area_low, area_high = max(w - tw, 0) * max(h - th, 0), (w + tw) * (h + th)
         aspect = w * width / (h * height)
-        aspect_low, aspect_high = (w - tw) * width / ((h + th) * height), (w + tw) * width / (max(h - th, 1e-9) * height)
+        aspect_low, aspect_high = (
+            (w - tw) * width / ((h + th) * height),
+            (w + tw) * width / (max(h - th, 1e-9) * height),
+        )
         assert area_high >= scale[0] and area_low <= scale[1], (
-            f"{what}: crop {i} covers {w * h:.3f} of the image's area ({w * width:.1f} x {h * height:.1f} pixels of "
-            f"{width} x {height}), outside scale = {tuple(scale)}: draw the area as a fraction of the image's area, "
-            "uniform in scale"
+            f"{what}: crop {i} covers {w * h:.3f} of the image's area ({w * width:.1f} x"
+            f" {h * height:.1f} pixels of {width} x {height}), outside scale = {tuple(scale)}:"
+            " draw the area as a fraction of the image's area, uniform in scale"
         )
         assert aspect_high >= ratio[0] and aspect_low <= ratio[1], (
-            f"{what}: crop {i} has aspect ratio (width / height) {aspect:.3f}, outside ratio = "
-            f"({ratio[0]:.3f}, {ratio[1]:.3f}): draw the aspect ratio in ratio (log-uniformly) and redraw boxes that "
-            "do not fit in the image rather than clipping them"
+            f"{what}: crop {i} has aspect ratio (width / height) {aspect:.3f}, outside ratio ="
+            f" ({ratio[0]:.3f}, {ratio[1]:.3f}): draw the aspect ratio in ratio (log-uniformly)"
+            " and redraw boxes that do not fit in the image rather than clipping them"
         )
 
 
@@ -154,14 +184,19 @@ def test_crop_shape_and_range(lab):
     """float32 images of the input's shape, values in [0, 1], square or not"""
     images = rng.random((3, 24, 40, 3), dtype=np.float32)
     check_images(lab.random_resized_crop(images, 1), images.shape, "random_resized_crop")
-    check_images(lab.random_resized_crop(AsTensor(images), AsTensor(np.array([3, 4]), "int64")), images.shape,
-                 "random_resized_crop (tensor images and a shape-[2] seed tensor)")
+    check_images(
+        lab.random_resized_crop(AsTensor(images), AsTensor(np.array([3, 4]), "int64")),
+        images.shape,
+        "random_resized_crop (tensor images and a shape-[2] seed tensor)",
+    )
 
 
 @pytest.mark.grade("random_resized_crop", points=3)
 def test_crop_area_and_aspect(lab):
     """each crop is a box resized bilinearly, its area in scale and its aspect ratio in ratio"""
-    out = check_images(default_crops(lab), (CROP_BATCH, CROP_SIDE, CROP_SIDE, 3), "random_resized_crop")
+    out = check_images(
+        default_crops(lab), (CROP_BATCH, CROP_SIDE, CROP_SIDE, 3), "random_resized_crop"
+    )
     check_boxes(crop_geometry(out), (0.2, 1.0), (3 / 4, 4 / 3), "with the default scale and ratio")
 
 
@@ -170,7 +205,11 @@ def test_crop_honours_scale_and_ratio(lab):
     """the scale and ratio arguments are honoured: scale=(0.25, 0.35), ratio=(1.5, 2)"""
     scale, ratio = (0.25, 0.35), (1.5, 2.0)
     images = coordinate_images(CROP_BATCH, CROP_SIDE, CROP_SIDE)
-    out = check_images(lab.random_resized_crop(images, 8, scale=scale, ratio=ratio), images.shape, "random_resized_crop")
+    out = check_images(
+        lab.random_resized_crop(images, 8, scale=scale, ratio=ratio),
+        images.shape,
+        "random_resized_crop",
+    )
     check_boxes(crop_geometry(out), scale, ratio, f"with scale={scale} and ratio={ratio}")
 
 
@@ -178,15 +217,17 @@ def test_crop_honours_scale_and_ratio(lab):
 def test_crop_nearly_whole_image(lab):
     """with scale=(0.99, 1) the crop is (nearly) the whole image, upright, on a 48 x 64 image"""
     images = coordinate_images(4, 48, 64)
-    out = check_images(lab.random_resized_crop(images, 9, scale=(0.99, 1.0)), images.shape, "random_resized_crop")
+    out = check_images(
+        lab.random_resized_crop(images, 9, scale=(0.99, 1.0)), images.shape, "random_resized_crop"
+    )
     error_x = np.abs(out[..., 0] - images[..., 0]).max() * 63
     error_y = np.abs(out[..., 1] - images[..., 1]).max() * 47
     assert max(error_x, error_y) <= 1.5, (
-        "with scale=(0.99, 1.0) the crop should be nearly the whole image, but pixels moved by up to "
-        f"{max(error_x, error_y):.1f} pixels (in {'x' if error_x >= error_y else 'y'}) on a 48 x 64 image: "
-        "check the box's size (a fraction of the image's area, with the image's own height and width), draw a box "
-        "that does not fit again rather than clipping it, and resize the crop back to H x W without flipping or "
-        "transposing it"
+        "with scale=(0.99, 1.0) the crop should be nearly the whole image, but pixels moved by up"
+        f" to {max(error_x, error_y):.1f} pixels (in {'x' if error_x >= error_y else 'y'}) on a 48"
+        " x 64 image: check the box's size (a fraction of the image's area, with the image's own"
+        " height and width), draw a box that does not fit again rather than clipping it, and"
+        " resize the crop back to H x W without flipping or transposing it"
     )
 
 
@@ -196,8 +237,9 @@ def test_crop_per_image(lab):
     out = default_crops(lab)
     count = distinct(out)
     assert count >= CROP_BATCH // 2, (
-        f"64 copies of one image came back as only {count} different crops: draw the box of each image "
-        "independently (one area, ratio and position per image), not one box for the whole batch"
+        f"64 copies of one image came back as only {count} different crops: draw the box of each"
+        " image independently (one area, ratio and position per image), not one box for the whole"
+        " batch"
     )
 
 
@@ -208,8 +250,9 @@ def test_crop_random_position(lab):
     middle = (CROP_SIDE - 1) / 2
     off = np.maximum(np.abs(geometry["cx"] - middle), np.abs(geometry["cy"] - middle)) > 2.0
     assert off.mean() >= 0.25, (
-        f"only {int(off.sum())} of {CROP_BATCH} crops lie more than 2 pixels away from the image's centre: place each "
-        "box at a uniformly random position where it fits (top in [0, 1 - height], left in [0, 1 - width])"
+        f"only {int(off.sum())} of {CROP_BATCH} crops lie more than 2 pixels away from the image's"
+        " centre: place each box at a uniformly random position where it fits (top in [0, 1 -"
+        " height], left in [0, 1 - width])"
     )
 
 
@@ -222,12 +265,16 @@ def test_crop_seeded(lab):
     pair = lab.random_resized_crop(images, np.array([5, 6]))
     pair_again = lab.random_resized_crop(images, np.array([5, 6]))
     assert np.array_equal(first, again) and np.array_equal(pair, pair_again), (
-        "two calls with the same seed gave different crops: draw only with stateless random ops on the given seed"
+        "two calls with the same seed gave different crops: draw only with stateless random ops on"
+        " the given seed"
     )
-    assert not np.array_equal(first, other), "seeds 11 and 12 gave the same crops: the seed should choose the boxes"
+    assert not np.array_equal(first, other), (
+        "seeds 11 and 12 gave the same crops: the seed should choose the boxes"
+    )
 
 
-# -- color_jitter ----------------------------------------------------------------------------------
+# -- color_jitter
+# ----------------------------------------------------------------------------------
 
 JITTER_COPIES = 64
 JITTER_STRENGTH = 0.25
@@ -240,12 +287,16 @@ def jitter_probes():
     two_tone = np.full((8, 8, 3), 0.45, np.float32)
     two_tone[:, 4:] = 0.55
     color = np.broadcast_to(np.array(JITTER_COLOR, np.float32), (8, 8, 3))
-    return np.concatenate([np.repeat(image[None], JITTER_COPIES, axis=0) for image in (grey, two_tone, color)])
+    return np.concatenate(
+        [np.repeat(image[None], JITTER_COPIES, axis=0) for image in (grey, two_tone, color)]
+    )
 
 
 def jittered_probes(lab):
     images = jitter_probes()
-    return check_images(lab.color_jitter(images, 21, strength=JITTER_STRENGTH), images.shape, "color_jitter")
+    return check_images(
+        lab.color_jitter(images, 21, strength=JITTER_STRENGTH), images.shape, "color_jitter"
+    )
 
 
 @pytest.mark.grade("color_jitter", points=1)
@@ -254,9 +305,16 @@ def test_jitter_shape_and_range(lab):
     images = rng.random((16, 8, 8, 3), dtype=np.float32)
     for strength in (0.5, 1.0):
         for seed in (1, 2):
-            check_images(lab.color_jitter(images, seed, strength=strength), images.shape, f"color_jitter with strength {strength}")
-    check_images(lab.color_jitter(AsTensor(images), AsTensor(np.array([3, 4]), "int64")), images.shape,
-                 "color_jitter (tensor images and a shape-[2] seed tensor, default strength)")
+            check_images(
+                lab.color_jitter(images, seed, strength=strength),
+                images.shape,
+                f"color_jitter with strength {strength}",
+            )
+    check_images(
+        lab.color_jitter(AsTensor(images), AsTensor(np.array([3, 4]), "int64")),
+        images.shape,
+        "color_jitter (tensor images and a shape-[2] seed tensor, default strength)",
+    )
 
 
 @pytest.mark.grade("color_jitter", points=1)
@@ -264,11 +322,14 @@ def test_jitter_strength_zero_is_identity(lab):
     """strength=0 gives back the images unchanged"""
     images = rng.random((16, 8, 8, 3), dtype=np.float32)
     out = np.asarray(lab.color_jitter(images, 5, strength=0.0))
-    assert out.shape == images.shape, f"color_jitter should keep the shape {images.shape}, got {out.shape}"
+    assert out.shape == images.shape, (
+        f"color_jitter should keep the shape {images.shape}, got {out.shape}"
+    )
     worst = float(np.abs(out.astype(np.float64) - images).max())
     assert worst <= 1e-5, (
-        f"with strength=0 every factor is 1 and the hue shift 0, so the images should come back unchanged; they "
-        f"changed by up to {worst:.3g}: scale every range by strength (and skip the HSV round trip when the shift is 0)"
+        "with strength=0 every factor is 1 and the hue shift 0, so the images should come back"
+        f" unchanged; they changed by up to {worst:.3g}: scale every range by strength (and skip"
+        " the HSV round trip when the shift is 0)"
     )
 
 
@@ -278,9 +339,9 @@ def test_jitter_per_image(lab):
     out = jittered_probes(lab)
     count = distinct(out[:JITTER_COPIES], atol=1e-5)
     assert count >= JITTER_COPIES // 2, (
-        f"{JITTER_COPIES} copies of one grey image came back as only {count} different images: draw the factors for "
-        "each image (shape [B]), not one for the whole batch (tf.image.adjust_* and stateless_random_brightness "
-        "use one factor for the batch)"
+        f"{JITTER_COPIES} copies of one grey image came back as only {count} different images:"
+        " draw the factors for each image (shape [B]), not one for the whole batch"
+        " (tf.image.adjust_* and stateless_random_brightness use one factor for the batch)"
     )
 
 
@@ -289,8 +350,13 @@ def test_jitter_seeded(lab):
     """the same seed gives the same images, another seed other images"""
     images = rng.random((8, 8, 8, 3), dtype=np.float32)
     first, again, other = (lab.color_jitter(images, seed) for seed in (31, 31, 32))
-    assert np.array_equal(first, again), "two calls with the same seed gave different images: draw only with stateless random ops on the seed"
-    assert not np.array_equal(first, other), "seeds 31 and 32 gave the same images: the seed should choose the factors"
+    assert np.array_equal(first, again), (
+        "two calls with the same seed gave different images: draw only with stateless random ops"
+        " on the seed"
+    )
+    assert not np.array_equal(first, other), (
+        "seeds 31 and 32 gave the same images: the seed should choose the factors"
+    )
 
 
 @pytest.mark.grade("color_jitter", points=1)
@@ -300,28 +366,32 @@ def test_jitter_brightness_and_contrast(lab):
     s = JITTER_STRENGTH
     grey = out[:JITTER_COPIES]
     assert np.abs(grey - grey[:, :1, :1, :1]).max() <= 1e-4, (
-        "a flat grey image should stay flat and grey (contrast, saturation and hue cannot change it, brightness "
-        "keeps it flat): draw one brightness factor per image, the same for its three channels and every pixel"
+        "a flat grey image should stay flat and grey (contrast, saturation and hue cannot change"
+        " it, brightness keeps it flat): draw one brightness factor per image, the same for its"
+        " three channels and every pixel"
     )
     level = grey[:, 0, 0, 0]
     change = np.abs(level - 0.5)
     # Multiplicative brightness (x * f) moves 0.5 by at most 0.5 * 0.8 s; SimCLR v1's additive
     # brightness (x + delta) by at most 0.8 s: both are correct.
     assert change.max() <= 0.8 * s + 1e-3, (
-        f"with strength {s}, a grey 0.5 image became {level[change.argmax()]:.3f}: brightness should change it by a factor "
-        f"in [1 - 0.8 s, 1 + 0.8 s] = [{1 - 0.8 * s:g}, {1 + 0.8 * s:g}] (at most 0.8 s = {0.8 * s:g} either way)"
+        f"with strength {s}, a grey 0.5 image became {level[change.argmax()]:.3f}: brightness"
+        f" should change it by a factor in [1 - 0.8 s, 1 + 0.8 s] = [{1 - 0.8 * s:g},"
+        f" {1 + 0.8 * s:g}] (at most 0.8 s = {0.8 * s:g} either way)"
     )
     assert level.max() - level.min() >= 0.05, (
-        f"{JITTER_COPIES} copies of a grey 0.5 image all kept about the same brightness ({level.min():.3f} to "
-        f"{level.max():.3f}): draw a brightness factor in [1 - 0.8 s, 1 + 0.8 s] for each image"
+        f"{JITTER_COPIES} copies of a grey 0.5 image all kept about the same brightness"
+        f" ({level.min():.3f} to {level.max():.3f}): draw a brightness factor in [1 - 0.8 s, 1 +"
+        " 0.8 s] for each image"
     )
     two_tone = out[JITTER_COPIES : 2 * JITTER_COPIES]
     gap = (two_tone[:, :, 4:].mean(axis=(1, 2, 3)) - two_tone[:, :, :4].mean(axis=(1, 2, 3))) / 0.1
     low, high = (1 - 0.8 * s) ** 2 - 0.01, (1 + 0.8 * s) ** 2 + 0.01
     assert gap.min() >= low and gap.max() <= high, (
-        f"with strength {s}, the contrast of a two-tone grey image changed by a factor of {gap[np.argmax(np.abs(gap - 1))]:.3f}; "
-        f"brightness and contrast factors in [{1 - 0.8 * s:g}, {1 + 0.8 * s:g}] allow [{low + 0.01:.3f}, {high - 0.01:.3f}]: "
-        "contrast is mean + f * (x - mean) with f in [1 - 0.8 s, 1 + 0.8 s]"
+        f"with strength {s}, the contrast of a two-tone grey image changed by a factor of"
+        f" {gap[np.argmax(np.abs(gap - 1))]:.3f}; brightness and contrast factors in"
+        f" [{1 - 0.8 * s:g}, {1 + 0.8 * s:g}] allow [{low + 0.01:.3f}, {high - 0.01:.3f}]:"
+        " contrast is mean + f * (x - mean) with f in [1 - 0.8 s, 1 + 0.8 s]"
     )
 
 
@@ -338,17 +408,20 @@ def test_jitter_hue(lab):
     original = hue_of(JITTER_COLOR)
     shift = np.array([(hue_of(color) - original + 0.5) % 1.0 - 0.5 for color in colors])
     assert np.abs(shift).max() <= 0.2 * s + 3e-3, (
-        f"with strength {s}, the hue of a colour moved by {shift[np.abs(shift).argmax()]:+.3f} of the colour wheel: "
-        f"the hue shift should be uniform in [-0.2 s, 0.2 s] = [-{0.2 * s:g}, {0.2 * s:g}] (in turns of the wheel, as "
-        "tf.image.adjust_hue takes it); brightness, contrast and saturation do not move the hue"
+        f"with strength {s}, the hue of a colour moved by {shift[np.abs(shift).argmax()]:+.3f} of"
+        f" the colour wheel: the hue shift should be uniform in [-0.2 s, 0.2 s] = [-{0.2 * s:g},"
+        f" {0.2 * s:g}] (in turns of the wheel, as tf.image.adjust_hue takes it); brightness,"
+        " contrast and saturation do not move the hue"
     )
     assert np.abs(shift).max() >= 0.2 * s / 2, (
-        f"over {JITTER_COPIES} copies of a colour the hue moved by at most {np.abs(shift).max():.4f}: draw a hue shift in "
-        f"[-0.2 s, 0.2 s] for each image and apply it"
+        f"over {JITTER_COPIES} copies of a colour the hue moved by at most"
+        f" {np.abs(shift).max():.4f}: draw a hue shift in [-0.2 s, 0.2 s] for each image and"
+        " apply it"
     )
 
 
-# -- random_grayscale ------------------------------------------------------------------------------
+# -- random_grayscale
+# ------------------------------------------------------------------------------
 
 LUMA = np.array([0.299, 0.587, 0.114])
 GRAY_BATCH = 2000
@@ -366,14 +439,22 @@ def classify_gray(out, images):
 
 
 def gray_fraction(lab, p, seed):
-    out = check_images(lab.random_grayscale(GRAY_IMAGES, seed, p=p), GRAY_IMAGES.shape, "random_grayscale")
+    out = check_images(
+        lab.random_grayscale(GRAY_IMAGES, seed, p=p), GRAY_IMAGES.shape, "random_grayscale"
+    )
     kinds = classify_gray(out, GRAY_IMAGES)
     if (kinds == "other").any():
         i = int(np.argmax(kinds == "other"))
         channels = out[i].max(axis=-1) - out[i].min(axis=-1)
         raise AssertionError(
-            f"with p = {p}, image {i} is neither unchanged nor its luma 0.299 R + 0.587 G + 0.114 B on all three channels"
-            + (" (its channels are equal, but not to the luma: weigh R, G, B by 0.299, 0.587, 0.114)" if channels.max() <= 1e-6 else "")
+            f"with p = {p}, image {i} is neither unchanged nor its luma 0.299 R + 0.587 G + 0.114"
+            " B on all three channels"
+            + (
+                " (its channels are equal, but not to the luma: weigh R, G, B by 0.299, 0.587,"
+                " 0.114)"
+                if channels.max() <= 1e-6
+                else ""
+            )
         )
     return float((kinds == "gray").mean())
 
@@ -384,13 +465,20 @@ def test_grayscale_p1_luma(lab):
     images = rng.random((8, 6, 6, 3), dtype=np.float32)
     out = check_images(lab.random_grayscale(images, 3, p=1.0), images.shape, "random_grayscale")
     channels = float((out.max(axis=-1) - out.min(axis=-1)).max())
-    assert channels <= 1e-6, f"with p=1 every image should be gray, with three equal channels; they differ by up to {channels:.3g}"
+    assert channels <= 1e-6, (
+        "with p=1 every image should be gray, with three equal channels; they differ by up to"
+        f" {channels:.3g}"
+    )
     luma = (images.astype(np.float64) * LUMA).sum(axis=-1)
     worst = float(np.abs(out[..., 0] - luma).max())
     mean = float(np.abs(out[..., 0] - images.mean(axis=-1)).max())
     assert worst <= 1e-3, (
         f"the gray level differs from the luma 0.299 R + 0.587 G + 0.114 B by up to {worst:.3g}"
-        + (": it is the plain mean of the channels; weigh them by the luma weights" if mean <= 1e-5 else "")
+        + (
+            ": it is the plain mean of the channels; weigh them by the luma weights"
+            if mean <= 1e-5
+            else ""
+        )
     )
 
 
@@ -400,7 +488,10 @@ def test_grayscale_p0_identity(lab):
     images = rng.random((8, 6, 6, 3), dtype=np.float32)
     out = check_images(lab.random_grayscale(images, 3, p=0.0), images.shape, "random_grayscale")
     worst = float(np.abs(out.astype(np.float64) - images).max())
-    assert worst <= 1e-6, f"with p=0 no image should change, but they changed by up to {worst:.3g}: an image becomes gray when its coin < p"
+    assert worst <= 1e-6, (
+        f"with p=0 no image should change, but they changed by up to {worst:.3g}: an image becomes"
+        " gray when its coin < p"
+    )
 
 
 @pytest.mark.grade("random_grayscale", points=2)
@@ -411,10 +502,20 @@ def test_grayscale_probability(lab):
         for seed in seeds:
             fraction = gray_fraction(lab, p, seed)
             assert abs(fraction - p) <= 0.05, (
-                f"with p = {p} (seed {seed}), {fraction:.1%} of {GRAY_BATCH} images turned gray, where about {p:.0%} should: "
-                + ("one coin decides for the whole batch; toss one coin per image" if fraction in (0.0, 1.0) else
-                   "an image should turn gray when its coin is below p (not 1 - p)" if abs(fraction - (1 - p)) <= 0.05 else
-                   "toss one coin per image, uniform in [0, 1), and make the image gray where it is below p")
+                f"with p = {p} (seed {seed}), {fraction:.1%} of {GRAY_BATCH} images turned gray,"
+                f" where about {p:.0%} should: "
+                + (
+                    "one coin decides for the whole batch; toss one coin per image"
+                    if fraction in (0.0, 1.0)
+                    else (
+                        "an image should turn gray when its coin is below p (not 1 - p)"
+                        if abs(fraction - (1 - p)) <= 0.05
+                        else (
+                            "toss one coin per image, uniform in [0, 1), and make the image gray"
+                            " where it is below p"
+                        )
+                    )
+                )
             )
 
 
@@ -422,22 +523,33 @@ def test_grayscale_probability(lab):
 def test_grayscale_seeded(lab):
     """the same seed picks the same images, another seed others"""
     images = GRAY_IMAGES[:64]
-    first, again, other = (classify_gray(lab.random_grayscale(images, seed, p=0.5), images) for seed in (41, 41, 42))
-    assert (first == again).all(), "two calls with the same seed turned different images gray: draw the coins with stateless random ops"
-    assert (first != other).any(), "seeds 41 and 42 turned the same images gray: the seed should choose the coins"
+    first, again, other = (
+        classify_gray(lab.random_grayscale(images, seed, p=0.5), images) for seed in (41, 41, 42)
+    )
+    assert (first == again).all(), (
+        "two calls with the same seed turned different images gray: draw the coins with stateless"
+        " random ops"
+    )
+    assert (first != other).any(), (
+        "seeds 41 and 42 turned the same images gray: the seed should choose the coins"
+    )
 
 
-# -- augment ---------------------------------------------------------------------------------------
+# -- augment
+# ---------------------------------------------------------------------------------------
 
 
 def ramp_images(batch, side=16):
     """Grey images brighter to the right: colour jitter and grayscale keep that order."""
-    ramp = np.broadcast_to(np.linspace(0.0, 1.0, side, dtype=np.float32)[None, :, None], (side, side, 3))
+    ramp = np.broadcast_to(
+        np.linspace(0.0, 1.0, side, dtype=np.float32)[None, :, None], (side, side, 3)
+    )
     return np.repeat(ramp[None], batch, axis=0).copy()
 
 
 def step_images(batch, side=16):
-    """Grey images, 0.2 on the left half and 0.8 on the right: only a crop moves or blurs the step."""
+    """Grey images, 0.2 on the left half and 0.8 on the right: only a crop moves or blurs the
+    step."""
     image = np.full((side, side, 3), 0.2, np.float32)
     image[:, side // 2 :] = 0.8
     return np.repeat(image[None], batch, axis=0)
@@ -452,8 +564,11 @@ def test_augment_shape_and_range(lab):
     """float32 views of the input's shape, values in [0, 1]"""
     images = rng.random((8, 16, 16, 3), dtype=np.float32)
     check_images(lab.augment(images, 1), images.shape, "augment")
-    check_images(lab.augment(AsTensor(images), AsTensor(np.array([3, 4]), "int64")), images.shape,
-                 "augment (tensor images and a shape-[2] seed tensor)")
+    check_images(
+        lab.augment(AsTensor(images), AsTensor(np.array([3, 4]), "int64")),
+        images.shape,
+        "augment (tensor images and a shape-[2] seed tensor)",
+    )
 
 
 @pytest.mark.grade("augment", points=1)
@@ -461,9 +576,13 @@ def test_augment_seeded(lab):
     """the same seed gives the same views, another seed other views"""
     images = rng.random((8, 16, 16, 3), dtype=np.float32)
     first, again, other = (lab.augment(images, seed) for seed in (51, 51, 52))
-    assert np.array_equal(first, again), "two calls with the same seed gave different views: draw only with stateless random ops on the seed"
+    assert np.array_equal(first, again), (
+        "two calls with the same seed gave different views: draw only with stateless random ops on"
+        " the seed"
+    )
     assert not np.array_equal(first, other), (
-        "seeds 51 and 52 gave the same views: the two views of SimCLR come from two seeds, so the seed must decide every draw"
+        "seeds 51 and 52 gave the same views: the two views of SimCLR come from two seeds, so the"
+        " seed must decide every draw"
     )
 
 
@@ -472,7 +591,9 @@ def test_augment_per_image(lab):
     """each image draws its own crop, flip and colours: copies of one image give different views"""
     images = np.repeat(rng.random((1, 16, 16, 3), dtype=np.float32), 16, axis=0)
     count = distinct(lab.augment(images, 53))
-    assert count >= 12, f"16 copies of one image gave only {count} different views: every draw should be per image"
+    assert count >= 12, (
+        f"16 copies of one image gave only {count} different views: every draw should be per image"
+    )
 
 
 @pytest.mark.grade("augment", points=1)
@@ -482,10 +603,14 @@ def test_augment_crops(lab):
     out = check_images(lab.augment(images, 54), images.shape, "augment")
     profile = np.asarray(out, np.float64).mean(axis=(1, 3))  # [B, W]
     left, right = profile[:, :8], profile[:, 8:]
-    whole = (np.ptp(left, axis=1) <= 1e-4) & (np.ptp(right, axis=1) <= 1e-4) & (np.abs(left[:, 0] - right[:, 0]) > 1e-3)
+    whole = (
+        (np.ptp(left, axis=1) <= 1e-4)
+        & (np.ptp(right, axis=1) <= 1e-4)
+        & (np.abs(left[:, 0] - right[:, 0]) > 1e-3)
+    )
     assert whole.mean() < 0.5, (
-        f"{int(whole.sum())} of 128 views of an image with a sharp step in its middle still have the step exactly in the "
-        "middle: augment should start with random_resized_crop"
+        f"{int(whole.sum())} of 128 views of an image with a sharp step in its middle still have"
+        " the step exactly in the middle: augment should start with random_resized_crop"
     )
 
 
@@ -500,8 +625,8 @@ def test_augment_flips(lab):
     flipped = float((difference[known] < 0).mean()) if known.any() else 0.0
     # Binomial(n >= 128, 1/2) lies in [0.3, 0.7] with probability above 1 - 1e-5.
     assert known.sum() >= 128 and 0.3 <= flipped <= 0.7, (
-        f"{flipped:.0%} of the views of an image brighter to the right were flipped left-right, where about 50% should: "
-        "flip each image with its own coin, p = 0.5"
+        f"{flipped:.0%} of the views of an image brighter to the right were flipped left-right,"
+        " where about 50% should: flip each image with its own coin, p = 0.5"
     )
 
 
@@ -516,11 +641,14 @@ def test_augment_jitter_probability(lab):
     out = np.asarray(color_views(lab), np.float64)
     colors = out.mean(axis=(1, 2))
     luma = float((AUGMENT_COLOR.astype(np.float64) * LUMA).sum())
-    unchanged = (np.abs(colors - AUGMENT_COLOR).max(axis=1) <= 1e-4) | (np.abs(colors - luma).max(axis=1) <= 1e-4)
+    unchanged = (np.abs(colors - AUGMENT_COLOR).max(axis=1) <= 1e-4) | (
+        np.abs(colors - luma).max(axis=1) <= 1e-4
+    )
     # Binomial(500, 0.2) lies in [0.1, 0.3] with probability above 1 - 1e-7.
     assert 0.1 <= unchanged.mean() <= 0.3, (
-        f"{unchanged.mean():.0%} of the views of a flat colour kept their colour (or became its plain luma), where about "
-        "20% should: apply color_jitter(x, seed, 0.5) with probability 0.8, one coin per image"
+        f"{unchanged.mean():.0%} of the views of a flat colour kept their colour (or became its"
+        " plain luma), where about 20% should: apply color_jitter(x, seed, 0.5) with probability"
+        " 0.8, one coin per image"
     )
 
 
@@ -530,12 +658,13 @@ def test_augment_grayscale_probability(lab):
     out = np.asarray(color_views(lab), np.float64)
     gray = (out.max(axis=-1) - out.min(axis=-1)).max(axis=(1, 2)) <= 1e-6
     assert 0.1 <= gray.mean() <= 0.3, (
-        f"{gray.mean():.0%} of the views of a colourful image were gray, where about 20% should: finish with "
-        "random_grayscale(x, seed, p=0.2)"
+        f"{gray.mean():.0%} of the views of a colourful image were gray, where about 20% should:"
+        " finish with random_grayscale(x, seed, p=0.2)"
     )
 
 
-# -- build_projection_head -------------------------------------------------------------------------
+# -- build_projection_head
+# -------------------------------------------------------------------------
 
 
 def measure_head(head, input_dim):
@@ -544,7 +673,11 @@ def measure_head(head, input_dim):
     import keras
 
     if not isinstance(head, keras.Model):
-        kind = head.get("__type__", type(head).__name__) if isinstance(head, dict) else type(head).__name__
+        kind = (
+            head.get("__type__", type(head).__name__)
+            if isinstance(head, dict)
+            else type(head).__name__
+        )
         return {"type": kind.rsplit(".", 1)[-1]}
     generator = np.random.default_rng(6)
     for weight in head.weights:
@@ -562,35 +695,45 @@ def measure_head(head, input_dim):
 
 
 def head_result(lab, *args, **kwargs):
-    result = lab.probe(probe_head, list(args), kwargs, measure=measure_head, measure_args=(args[0],))
-    assert result["type"] == "Model", f"build_projection_head should return a keras.Model, got {result['type']}"
-    assert not result["sequential"], "build the head as a functional model (keras.Model(inputs, outputs)), not Sequential"
+    result = lab.probe(
+        probe_head, list(args), kwargs, measure=measure_head, measure_args=(args[0],)
+    )
+    assert result["type"] == "Model", (
+        f"build_projection_head should return a keras.Model, got {result['type']}"
+    )
+    assert not result["sequential"], (
+        "build the head as a functional model (keras.Model(inputs, outputs)), not Sequential"
+    )
     return result
 
 
 @pytest.mark.grade("build_projection_head", points=1)
 def test_head_shapes(lab):
-    """a functional model from [B, input_dim] to [B, output_dim], defaults hidden 512 and output 128"""
+    """a functional model from [B, input_dim] to [B, output_dim], defaults hidden 512 and output
+    128"""
     result = head_result(lab, 20, 16, 8)
     assert result["out"].shape == (16, 8), (
-        f"build_projection_head(20, 16, 8) on [16, 20] features should give [16, 8] embeddings, got {list(result['out'].shape)}"
+        "build_projection_head(20, 16, 8) on [16, 20] features should give [16, 8] embeddings,"
+        f" got {list(result['out'].shape)}"
     )
     default = head_result(lab, 24)
     assert default["out"].shape == (16, 128), (
-        f"build_projection_head(24) should give 128-dimensional embeddings by default, got {list(default['out'].shape)}"
+        "build_projection_head(24) should give 128-dimensional embeddings by default, got"
+        f" {list(default['out'].shape)}"
     )
 
 
 @pytest.mark.grade("build_projection_head", points=1)
 def test_head_parameters(lab):
-    """two Dense layers with biases: input * hidden + hidden + hidden * output + output parameters"""
+    """two Dense layers with biases: input * hidden + hidden + hidden * output + output
+    parameters"""
     for args in ((20, 16, 8), (24,)):
         result = head_result(lab, *args)
         input_dim, hidden, output = (list(args) + [512, 128][len(args) - 1 :])[:3]
         expected = input_dim * hidden + hidden + hidden * output + output
         assert result["params"] == expected, (
-            f"build_projection_head{tuple(args)} should have Dense({hidden}) and Dense({output}) with biases: "
-            f"{expected:,} parameters, got {result['params']:,}"
+            f"build_projection_head{tuple(args)} should have Dense({hidden}) and Dense({output})"
+            f" with biases: {expected:,} parameters, got {result['params']:,}"
         )
 
 
@@ -603,8 +746,8 @@ def test_head_computes_dense_relu_dense(lab):
     needed = [(20, 16), (16,), (16, 8), (8,)]
     missing = [shape for shape in needed if shape not in shapes]
     assert not missing, (
-        f"build_projection_head(20, 16, 8) should hold a kernel [20, 16], a bias [16], a kernel [16, 8] and a bias [8]; "
-        f"its weights have shapes {[list(w.shape) for w in weights]}"
+        "build_projection_head(20, 16, 8) should hold a kernel [20, 16], a bias [16], a kernel"
+        f" [16, 8] and a bias [8]; its weights have shapes {[list(w.shape) for w in weights]}"
     )
     x = result["x"].astype(np.float64)
     hidden = x @ shapes[(20, 16)] + shapes[(16,)]
@@ -614,16 +757,27 @@ def test_head_computes_dense_relu_dense(lab):
     if worst > 1e-4:
         linear = hidden @ shapes[(16, 8)] + shapes[(8,)]
         relu_out = np.maximum(expected, 0.0)
-        hint = (" It is linear: put a ReLU between the two Dense layers." if np.abs(out - linear).max() <= 1e-4 else
-                " Its outputs went through a ReLU: the last Dense layer has no activation." if np.abs(out - relu_out).max() <= 1e-4 else "")
-        raise AssertionError(f"the head's outputs differ from relu(x W1 + b1) W2 + b2 by up to {worst:.3g}.{hint}")
+        hint = (
+            " It is linear: put a ReLU between the two Dense layers."
+            if np.abs(out - linear).max() <= 1e-4
+            else (
+                " Its outputs went through a ReLU: the last Dense layer has no activation."
+                if np.abs(out - relu_out).max() <= 1e-4
+                else ""
+            )
+        )
+        raise AssertionError(
+            f"the head's outputs differ from relu(x W1 + b1) W2 + b2 by up to {worst:.3g}.{hint}"
+        )
 
 
-# -- nt_xent_loss ----------------------------------------------------------------------------------
+# -- nt_xent_loss
+# ----------------------------------------------------------------------------------
 
 
 def nt_xent_reference(z1, z2, temperature=0.5, variant=None):
-    """NT-Xent in float64 NumPy, written independently of the lab. `variant` names a common mistake,
+    """NT-Xent in float64 NumPy, written independently of the lab. `variant` names a common
+    mistake,
     so that a wrong value can be explained to the student."""
     z = np.concatenate([z1, z2]).astype(np.float64)
     n = len(z)
@@ -649,13 +803,28 @@ def nt_xent_reference(z1, z2, temperature=0.5, variant=None):
 
 
 MISTAKES = {
-    "unnormalised": "it matches a loss on raw dot products: divide each embedding by its length first (cosine similarity)",
-    "no temperature": "it matches the loss without the temperature: divide the similarities by the temperature",
-    "self included": "it matches a loss whose softmax also counts each anchor's similarity with itself: exclude it",
-    "wrong partner": "it matches a loss where each anchor's positive is the next row: the partner of z1[i] is z2[i]",
-    "one direction": "it matches the loss of the z1 anchors alone: average over all 2B anchors, z2's too",
+    "unnormalised": (
+        "it matches a loss on raw dot products: divide each embedding by its length first (cosine"
+        " similarity)"
+    ),
+    "no temperature": (
+        "it matches the loss without the temperature: divide the similarities by the temperature"
+    ),
+    "self included": (
+        "it matches a loss whose softmax also counts each anchor's similarity with itself:"
+        " exclude it"
+    ),
+    "wrong partner": (
+        "it matches a loss where each anchor's positive is the next row: the partner of z1[i] is"
+        " z2[i]"
+    ),
+    "one direction": (
+        "it matches the loss of the z1 anchors alone: average over all 2B anchors, z2's too"
+    ),
     "sum": "it matches the sum over the anchors: take the mean over the 2B anchors",
-    "mean over pairs": "it matches the sum over the 2B anchors divided by B: take the mean over the 2B anchors",
+    "mean over pairs": (
+        "it matches the sum over the 2B anchors divided by B: take the mean over the 2B anchors"
+    ),
 }
 
 
@@ -669,12 +838,16 @@ def explain(z1, z2, temperature, got):
 
 def embeddings(batch, dim, seed):
     generator = np.random.default_rng(seed)
-    return generator.normal(size=(batch, dim)).astype(np.float32), generator.normal(size=(batch, dim)).astype(np.float32)
+    return generator.normal(size=(batch, dim)).astype(np.float32), generator.normal(
+        size=(batch, dim)
+    ).astype(np.float32)
 
 
 def loss_value(lab, z1, z2, *args, **kwargs):
     out = np.asarray(lab.nt_xent_loss(z1, z2, *args, **kwargs))
-    assert out.shape == (), f"nt_xent_loss should return a scalar, got an array of shape {out.shape}"
+    assert out.shape == (), (
+        f"nt_xent_loss should return a scalar, got an array of shape {out.shape}"
+    )
     assert out.dtype == np.float32, f"nt_xent_loss should return a float32 scalar, got {out.dtype}"
     assert np.isfinite(out), f"nt_xent_loss returned {float(out)}"
     return float(out)
@@ -684,16 +857,25 @@ def check_loss(lab, z1, z2, temperature, what, pass_temperature=True):
     got = loss_value(lab, z1, z2, temperature) if pass_temperature else loss_value(lab, z1, z2)
     expected = nt_xent_reference(z1, z2, temperature)
     assert abs(got - expected) <= 1e-4 * max(1.0, abs(expected)), (
-        f"{what}: expected NT-Xent {expected:.5f}, got {got:.5f}" + explain(z1, z2, temperature, got)
+        f"{what}: expected NT-Xent {expected:.5f}, got {got:.5f}"
+        + explain(z1, z2, temperature, got)
     )
 
 
 @pytest.mark.grade("nt_xent_loss", points=3)
 def test_loss_matches_reference(lab):
-    """a float32 scalar equal to NT-Xent on random embeddings (B = 2, 4, 16; default temperature 0.5)"""
+    """a float32 scalar equal to NT-Xent on random embeddings (B = 2, 4, 16; default temperature
+    0.5)"""
     for batch, dim, seed in ((2, 8, 1), (4, 16, 2), (16, 32, 3)):
         z1, z2 = embeddings(batch, dim, seed)
-        check_loss(lab, z1, z2, 0.5, f"on random embeddings [{batch}, {dim}] with the default temperature", pass_temperature=False)
+        check_loss(
+            lab,
+            z1,
+            z2,
+            0.5,
+            f"on random embeddings [{batch}, {dim}] with the default temperature",
+            pass_temperature=False,
+        )
 
 
 @pytest.mark.grade("nt_xent_loss", points=1)
@@ -701,7 +883,13 @@ def test_loss_temperature(lab):
     """the temperature divides the cosine similarities: T = 0.1, 1 and 2"""
     z1, z2 = embeddings(8, 16, 4)
     for temperature in (0.1, 1.0, 2.0):
-        check_loss(lab, z1, z2, temperature, f"on random embeddings [8, 16] with temperature {temperature}")
+        check_loss(
+            lab,
+            z1,
+            z2,
+            temperature,
+            f"on random embeddings [8, 16] with temperature {temperature}",
+        )
 
 
 @pytest.mark.grade("nt_xent_loss", points=1)
@@ -710,8 +898,8 @@ def test_loss_one_pair(lab):
     z1, z2 = embeddings(1, 8, 5)
     got = loss_value(lab, z1, z2)
     assert abs(got) <= 1e-5, (
-        f"with a single pair, each of the 2 anchors has only its partner left once it excludes itself, so the loss "
-        f"is -log(1) = 0; got {got:.5f}" + explain(z1, z2, 0.5, got)
+        "with a single pair, each of the 2 anchors has only its partner left once it excludes"
+        f" itself, so the loss is -log(1) = 0; got {got:.5f}" + explain(z1, z2, 0.5, got)
     )
 
 
@@ -721,8 +909,9 @@ def test_loss_symmetric(lab):
     z1, z2 = embeddings(6, 8, 6)
     forward, backward = loss_value(lab, z1, z2), loss_value(lab, z2, z1)
     assert abs(forward - backward) <= 1e-5 * max(1.0, abs(forward)), (
-        f"nt_xent_loss(z1, z2) = {forward:.5f} but nt_xent_loss(z2, z1) = {backward:.5f}: every one of the 2B "
-        "embeddings is an anchor, those of z1 and those of z2" + explain(z1, z2, 0.5, forward)
+        f"nt_xent_loss(z1, z2) = {forward:.5f} but nt_xent_loss(z2, z1) = {backward:.5f}: every"
+        " one of the 2B embeddings is an anchor, those of z1 and those of z2"
+        + explain(z1, z2, 0.5, forward)
     )
 
 
@@ -732,11 +921,16 @@ def test_loss_scale_invariant(lab):
     z1, z2 = embeddings(6, 8, 7)
     base = loss_value(lab, z1, z2)
     rows = (10.0 ** np.random.default_rng(8).uniform(-3, 3, size=(6, 1))).astype(np.float32)
-    for scaled, what in ((1e-3 * z1, "z1 * 1e-3"), (1e3 * z1, "z1 * 1e3"), (rows * z1, "each row of z1 scaled by 1e-3 to 1e3")):
+    for scaled, what in (
+        (1e-3 * z1, "z1 * 1e-3"),
+        (1e3 * z1, "z1 * 1e3"),
+        (rows * z1, "each row of z1 scaled by 1e-3 to 1e3"),
+    ):
         got = loss_value(lab, scaled.astype(np.float32), z2)
         assert abs(got - base) <= 1e-4 * max(1.0, abs(base)), (
-            f"the loss of {what} is {got:.5f}, but {base:.5f} for z1: the similarity is the cosine, so normalise each "
-            "embedding to length 1 before the dot products" + explain(z1, z2, 0.5, base)
+            f"the loss of {what} is {got:.5f}, but {base:.5f} for z1: the similarity is the"
+            " cosine, so normalise each embedding to length 1 before the dot products"
+            + explain(z1, z2, 0.5, base)
         )
 
 
@@ -747,8 +941,18 @@ def test_loss_extreme_inputs(lab):
     z1, z2 = embeddings(8, 8, 10)
     lengths = lambda: (10.0 ** generator.uniform(-4, 4, size=(8, 1))).astype(np.float32)  # noqa: E731
     cases = [
-        ((z1 * lengths()).astype(np.float32), (z2 * lengths()).astype(np.float32), 0.5, "embeddings of lengths 1e-4 to 1e4"),
-        (np.ones((8, 8), np.float32), np.ones((8, 8), np.float32), 0.5, "identical embeddings for every image"),
+        (
+            (z1 * lengths()).astype(np.float32),
+            (z2 * lengths()).astype(np.float32),
+            0.5,
+            "embeddings of lengths 1e-4 to 1e4",
+        ),
+        (
+            np.ones((8, 8), np.float32),
+            np.ones((8, 8), np.float32),
+            0.5,
+            "identical embeddings for every image",
+        ),
         (z1, z2, 0.05, "temperature 0.05"),
         (z1, z1.copy(), 0.05, "z2 equal to z1 and temperature 0.05"),
     ]
@@ -765,7 +969,9 @@ def numerical_gradient(z1, z2, temperature, h=1e-6):
             plus, minus = [z1.copy(), z2.copy()], [z1.copy(), z2.copy()]
             plus[which][index] += h
             minus[which][index] -= h
-            gradient[index] = (nt_xent_reference(*plus, temperature) - nt_xent_reference(*minus, temperature)) / (2 * h)
+            gradient[index] = (
+                nt_xent_reference(*plus, temperature) - nt_xent_reference(*minus, temperature)
+            ) / (2 * h)
         gradients.append(gradient)
     return gradients
 
@@ -777,35 +983,44 @@ def test_loss_gradient(lab):
     temperature = 0.5
     result = lab.probe(probe_loss_gradient, z1, z2, temperature)
     assert result["tensor"], (
-        f"nt_xent_loss returned a {result['type']}, not a tf.Tensor: compute it with TensorFlow ops so that gradients flow"
+        f"nt_xent_loss returned a {result['type']}, not a tf.Tensor: compute it with TensorFlow"
+        " ops so that gradients flow"
     )
     expected = numerical_gradient(z1, z2, temperature)
-    for name, got, want in zip(("z1", "z2"), result["gradients"], expected):
+    for name, got, want in zip(("z1", "z2"), result["gradients"], expected, strict=False):
         assert got is not None, (
-            f"the loss has no gradient with respect to {name}: compute it with TensorFlow ops from the embeddings "
-            "(no NumPy, no .numpy(), no tf.stop_gradient on them)"
+            f"the loss has no gradient with respect to {name}: compute it with TensorFlow ops from"
+            " the embeddings (no NumPy, no .numpy(), no tf.stop_gradient on them)"
         )
-        assert got.shape == want.shape and np.isfinite(got).all(), f"the gradient with respect to {name} has NaNs or the wrong shape"
+        assert got.shape == want.shape and np.isfinite(got).all(), (
+            f"the gradient with respect to {name} has NaNs or the wrong shape"
+        )
         worst = float(np.abs(got - want).max())
         assert worst <= 1e-4 + 1e-3 * np.abs(want).max(), (
-            f"the gradient with respect to {name} differs from the true gradient of NT-Xent by up to {worst:.3g} "
-            f"(its entries are up to {np.abs(want).max():.3g}): let the gradient flow through every step, the "
-            "normalisation included (no tf.stop_gradient, no NumPy)"
+            f"the gradient with respect to {name} differs from the true gradient of NT-Xent by up"
+            f" to {worst:.3g} (its entries are up to {np.abs(want).max():.3g}): let the gradient"
+            " flow through every step, the normalisation included (no tf.stop_gradient, no NumPy)"
         )
 
 
-# -- contrastive_step ------------------------------------------------------------------------------
+# -- contrastive_step
+# ------------------------------------------------------------------------------
 
 STEP_IMAGES = rng.random((8, 16, 16, 3), dtype=np.float32)
 STEP_RATE = 0.05  # Adam: the first step moves every weight with a gradient by about this much
 
 
 def step_result(lab, learning_rate, seed, temperature=None):
-    """What one step did; "encoder_moved" and "head_moved" hold how far each trainable weight moved."""
+    """What one step did; "encoder_moved" and "head_moved" hold how far each trainable weight
+    moved."""
     result = lab.probe(probe_step, STEP_IMAGES, learning_rate, seed, temperature, timeout=60)
     for index, part in enumerate(("encoder", "head")):
-        result[f"{part}_moved"] = [float(np.abs(np.asarray(after, np.float64) - before).max())
-                                   for after, before in zip(result["weights_after"][index], result["weights_before"][index])]
+        result[f"{part}_moved"] = [
+            float(np.abs(np.asarray(after, np.float64) - before).max())
+            for after, before in zip(
+                result["weights_after"][index], result["weights_before"][index], strict=False
+            )
+        ]
     return result
 
 
@@ -820,7 +1035,8 @@ def step_loss(result):
 
 
 def two_views(recorded):
-    """The two views' embeddings, from the step's calls of augment: two calls on the B images, or one
+    """The two views' embeddings, from the step's calls of augment: two calls on the B images, or
+    one
     on the 2B images (both views at once). None when the views cannot be told."""
     b = len(STEP_IMAGES)
     sizes = [len(v) for v in recorded["views"]]
@@ -840,26 +1056,30 @@ def check_step_loss(lab, temperature):
     if recorded is None or two_views(recorded) is None:
         if recorded is not None and [len(v) for v in recorded["views"]] == [b]:
             raise AssertionError(
-                "contrastive_step made one view of the images (augment was called once, on B images): make two views, "
-                "augment(images, seed_1) and augment(images, seed_2) with two seeds split from the seed"
+                "contrastive_step made one view of the images (augment was called once, on B"
+                " images): make two views, augment(images, seed_1) and augment(images, seed_2)"
+                " with two seeds split from the seed"
             )
-        # The views are made some other way (not by eager calls of augment): the loss must still be the
+        # The views are made some other way (not by eager calls of augment): the loss must still be
+        # the
         # one before the update, and depend on the temperature.
         still = step_loss(step_result(lab, 0.0, 61, temperature))
         assert abs(got - still) <= 1e-4 * max(1.0, abs(still)), (
-            f"with a learning rate of {STEP_RATE} the step returned {got:.5f}, with a learning rate of 0 (same weights, "
-            f"same seed) {still:.5f}: return the loss computed before applying the gradients"
+            f"with a learning rate of {STEP_RATE} the step returned {got:.5f}, with a learning"
+            f" rate of 0 (same weights, same seed) {still:.5f}: return the loss computed before"
+            " applying the gradients"
         )
         if temperature is not None:
             default = step_loss(step_result(lab, 0.0, 61))
             assert abs(got - default) > 1e-4 * max(1.0, abs(default)), (
-                f"the step returned the same loss, {got:.5f}, at temperature {temperature} as at 0.5: pass the temperature "
-                "on to nt_xent_loss"
+                f"the step returned the same loss, {got:.5f}, at temperature {temperature} as at"
+                " 0.5: pass the temperature on to nt_xent_loss"
             )
         return
     views = two_views(recorded)
     assert not np.array_equal(views["views"][0], views["views"][1]), (
-        "the two views of the images are identical: make them with two different seeds (split the step's seed in two)"
+        "the two views of the images are identical: make them with two different seeds (split the"
+        " step's seed in two)"
     )
     z1, z2 = views["before"]
     expected = nt_xent_reference(z1, z2, shown)
@@ -867,12 +1087,19 @@ def check_step_loss(lab, temperature):
     if not close(expected):
         hint = ""
         if close(nt_xent_reference(*views["after"], shown)):
-            hint = ": that is the loss after the update; return the loss computed before applying the gradients"
+            hint = (
+                ": that is the loss after the update; return the loss computed before applying the"
+                " gradients"
+            )
         elif temperature is not None and close(nt_xent_reference(z1, z2, 0.5)):
-            hint = f": that is the loss at temperature 0.5; pass temperature={temperature} on to nt_xent_loss"
+            hint = (
+                f": that is the loss at temperature 0.5; pass temperature={temperature} on to"
+                " nt_xent_loss"
+            )
         raise AssertionError(
-            f"contrastive_step returned {got:.5f}, but NT-Xent (temperature {shown}) of the two views it made, encoded "
-            f"and projected with the weights before the update, is {expected:.5f}{hint}"
+            f"contrastive_step returned {got:.5f}, but NT-Xent (temperature {shown}) of the two"
+            " views it made, encoded and projected with the weights before the update, is"
+            f" {expected:.5f}{hint}"
         )
 
 
@@ -894,9 +1121,10 @@ def test_step_updates_encoder(lab):
     result = step_result(lab, STEP_RATE, 61)
     still = [i for i, change in enumerate(result["encoder_moved"]) if change == 0]
     assert not still, (
-        f"after one step, {len(still)} of the encoder's {len(result['encoder_moved'])} trainable weights did not change: "
-        "compute the embeddings inside the tf.GradientTape from encoder(views, training=True), and apply the gradients "
-        "of encoder.trainable_variables + head.trainable_variables"
+        f"after one step, {len(still)} of the encoder's {len(result['encoder_moved'])} trainable"
+        " weights did not change: compute the embeddings inside the tf.GradientTape from"
+        " encoder(views, training=True), and apply the gradients of encoder.trainable_variables +"
+        " head.trainable_variables"
     )
 
 
@@ -906,8 +1134,9 @@ def test_step_updates_head(lab):
     result = step_result(lab, STEP_RATE, 61)
     still = [i for i, change in enumerate(result["head_moved"]) if change == 0]
     assert not still, (
-        f"after one step, {len(still)} of the head's {len(result['head_moved'])} trainable weights did not change: "
-        "apply the gradients of encoder.trainable_variables + head.trainable_variables"
+        f"after one step, {len(still)} of the head's {len(result['head_moved'])} trainable weights"
+        " did not change: apply the gradients of encoder.trainable_variables +"
+        " head.trainable_variables"
     )
 
 
@@ -918,7 +1147,7 @@ def test_step_seeded(lab):
     again = step_loss(step_result(lab, STEP_RATE, 61))
     other = step_loss(step_result(lab, STEP_RATE, 62))
     assert abs(first - again) <= 1e-6 * max(1.0, abs(first)), (
-        f"from the same weights and seed, two steps returned {first:.6f} and {again:.6f}: make the views with the "
-        "step's seed (split in two), so that a step is reproducible"
+        f"from the same weights and seed, two steps returned {first:.6f} and {again:.6f}: make the"
+        " views with the step's seed (split in two), so that a step is reproducible"
     )
     assert first != other, "seeds 61 and 62 gave the same loss: the seed should choose the views"

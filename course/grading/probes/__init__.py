@@ -3,6 +3,7 @@ on inputs the checks chose, and return what they made (arrays, numbers, and Kera
 travel as model files to the judge). They compute no verdict: what a check concludes is computed
 outside the student's interpreter. They hold no exercise's answer.
 """
+
 from __future__ import annotations
 
 import math

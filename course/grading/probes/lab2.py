@@ -1,4 +1,6 @@
-"""Lab 2's probes: random rotations and the rotation dataset as arrays; its models, returned for the judge."""
+"""Lab 2's probes: random rotations and the rotation dataset as arrays; its models, returned for
+the judge."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,14 +16,24 @@ def probe_random_rotations(lab, image, seeds):
             seed = tf.constant(seed, dtype=tf.int64 if seed[0] % 2 else tf.int32)
         result = lab.random_rotation(image, seed)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
-            return {"error": f"random_rotation should return a pair (rotated, k), got {type(result).__name__}"}
+            return {
+                "error": (
+                    "random_rotation should return a pair (rotated, k), got"
+                    f" {type(result).__name__}"
+                )
+            }
         out, k = result
         rotated.append(np.asarray(out))
         ks.append(np.asarray(k))
     shapes = {k.shape for k in ks}
     kinds = {k.dtype.kind for k in ks}
     if shapes != {()} or not kinds <= {"i", "u"}:
-        return {"error": f"k should be a scalar integer, got shapes {sorted(shapes)} of dtypes {sorted(str(k.dtype) for k in ks[:1])}"}
+        return {
+            "error": (
+                f"k should be a scalar integer, got shapes {sorted(shapes)} of dtypes"
+                f" {sorted(str(k.dtype) for k in ks[:1])}"
+            )
+        }
     return {"rotated": rotated, "k": [int(k) for k in ks]}
 
 
@@ -44,7 +56,9 @@ def probe_k_counts(lab, image, count):
         _, k = lab.random_rotation(image, tf.constant([seed, 0], tf.int64) if as_tensor else seed)
         k = np.asarray(k)
         if k.shape != () or k.dtype.kind not in "iu":
-            return {"error": f"k should be a scalar integer, got shape {k.shape} of dtype {k.dtype}"}
+            return {
+                "error": f"k should be a scalar integer, got shape {k.shape} of dtype {k.dtype}"
+            }
         ks.append(int(k))
     return {"k": ks}
 

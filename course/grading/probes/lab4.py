@@ -1,4 +1,6 @@
-"""Lab 4's probes: the loss's gradient, one contrastive step, and the projection head for the judge."""
+"""Lab 4's probes: the loss's gradient, one contrastive step, and the projection head for the
+judge."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,14 +17,21 @@ def probe_loss_gradient(lab, z1, z2, temperature):
     if not tf.is_tensor(loss):
         return {"tensor": False, "type": type(loss).__name__}
     gradients = tape.gradient(loss, [a, b])
-    return {"tensor": True, "loss": np.asarray(loss),
-            "gradients": [None if g is None else np.asarray(tf.convert_to_tensor(g)) for g in gradients]}
+    return {
+        "tensor": True,
+        "loss": np.asarray(loss),
+        "gradients": [
+            None if g is None else np.asarray(tf.convert_to_tensor(g)) for g in gradients
+        ],
+    }
 
 
 def _small_models():
-    """A small encoder (no BatchNormalization, so encoding the views together or one at a time gives
+    """A small encoder (no BatchNormalization, so encoding the views together or one at a time
+    gives
     the same features) and a Dense-ReLU-Dense head, with fixed weights that keep the embeddings of
-    different images apart (so that the loss depends clearly on the temperature and the weights)."""
+    different images apart (so that the loss depends clearly on the temperature and the weights).
+    """
     import keras
 
     inputs = keras.Input((16, 16, 3))
@@ -35,8 +44,20 @@ def _small_models():
     head = keras.Model(features, keras.layers.Dense(8)(hidden))
     generator = np.random.default_rng(12)
     for model in (encoder, head):
-        model.set_weights([generator.normal(0.0, 1.0 / np.sqrt(w.shape[0] if len(w.shape) == 2 else np.prod(w.shape[:-1])) if len(w.shape) > 1 else 0.01,
-                                            size=w.shape).astype("float32") for w in model.weights])
+        model.set_weights(
+            [
+                generator.normal(
+                    0.0,
+                    (
+                        1.0 / np.sqrt(w.shape[0] if len(w.shape) == 2 else np.prod(w.shape[:-1]))
+                        if len(w.shape) > 1
+                        else 0.01
+                    ),
+                    size=w.shape,
+                ).astype("float32")
+                for w in model.weights
+            ]
+        )
     return encoder, head
 
 
@@ -65,14 +86,18 @@ def probe_step(lab, images, learning_rate, seed, temperature=None):
     after = [[w.numpy() for w in model.trainable_weights] for model in (encoder, head)]
 
     def embed(weights, images):
-        for model, values in zip((encoder, head), weights):
-            for w, value in zip(model.trainable_weights, values):
+        for model, values in zip((encoder, head), weights, strict=False):
+            for w, value in zip(model.trainable_weights, values, strict=False):
                 w.assign(value)
         return np.asarray(head(encoder(images, training=True), training=True))
 
     recorded = None
     if views and all(v is not None for v in views):
-        recorded = {"views": views, "before": [embed(before, v) for v in views], "after": [embed(after, v) for v in views]}
+        recorded = {
+            "views": views,
+            "before": [embed(before, v) for v in views],
+            "after": [embed(after, v) for v in views],
+        }
     loss = loss.numpy() if hasattr(loss, "numpy") else loss
     return {"loss": loss, "weights_before": before, "weights_after": after, "recorded": recorded}
 
