@@ -50,10 +50,16 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def experiment(args: argparse.Namespace) -> int:
+    from course.data import DataError, check_tfds_source
     from course.quiet import start_tensorflow
 
+    if args.data == "tfds":
+        try:
+            check_tfds_source()  # in a second, before TensorFlow takes its seconds to start
+        except DataError as error:
+            print(f"course experiment: {error}", file=sys.stderr)
+            return 2
     start_tensorflow()  # before anything imports it: its start-up log lines are noise here
-    from course.data import DataError
     from course.experiments import ExperimentError, Options, experiment_command, run_experiment
     from course.impl import ImplementationError
 

@@ -249,19 +249,30 @@ def _reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
     return bool(result)
 
 
+def _tfds_data_dir() -> Path:
+    return Path(os.environ.get("TFDS_DATA_DIR") or Path.home() / "tensorflow_datasets")
+
+
+def check_tfds_source() -> None:
+    """Raises `DataError` at once when tensorflow-datasets would have to download CIFAR-10 and
+    cannot: offline, tfds retries for minutes before it fails."""
+    data_dir = _tfds_data_dir()
+    prepared = any((data_dir / "cifar10").glob("*/dataset_info.json"))
+    if not prepared and not _reachable(CIFAR10_HOST):
+        raise DataError(
+            f"CIFAR-10 is not downloaded yet ({data_dir}/cifar10) and {CIFAR10_HOST} cannot be "
+            f"reached; pass --data PATH with a folder in the image-folder layout ({LAYOUT}), "
+            "for instance ../shared/data/cifar10"
+        )
+
+
 def _load_tfds() -> CIFAR10:
     hint = (
         f"pass --data PATH with a folder in the image-folder layout ({LAYOUT}), "
         "for instance ../shared/data/cifar10"
     )
-    data_dir = Path(os.environ.get("TFDS_DATA_DIR") or Path.home() / "tensorflow_datasets")
-    prepared = any((data_dir / "cifar10").glob("*/dataset_info.json"))
-    if not prepared and not _reachable(CIFAR10_HOST):
-        # tfds would retry its download for minutes before failing.
-        raise DataError(
-            f"CIFAR-10 is not downloaded yet ({data_dir}/cifar10) and {CIFAR10_HOST} cannot be "
-            f"reached; {hint}"
-        )
+    check_tfds_source()
+    data_dir = _tfds_data_dir()
     try:
         import tensorflow_datasets as tfds  # slow to import, and only this source needs it
     except ImportError as e:

@@ -119,6 +119,10 @@ _SEEDS = {
 }
 
 
+WORKSHOP = {"random": 10.00, "supervised": 52.48, "rotation": 59.39, "supervised-all": 68.50}
+"""The workshop's published accuracies (%) on its 5,000 test images (course spec)."""
+
+
 class ExperimentError(ValueError):
     """An experiment that cannot run as asked (unknown name, a lab that the course lacks...)."""
 
@@ -427,6 +431,9 @@ class _Runner:
         self.log = log
         self.rows: dict[str, dict] = {}
         self.histories: dict[str, dict] = {}  # labelled phases, for the training curves
+        self.predictions: dict[
+            str, np.ndarray
+        ] = {}  # their test predictions, for a confusion matrix
         self.pretraining: dict[str, dict] = {}  # pretext phases, for results.json
         self.figures: list[str] = []
         self._pretrained: dict[str, _Pretrained] = {}
@@ -520,6 +527,8 @@ class _Runner:
         )
 
     def fit(self, model, images, labels, phase: str):
+        """Trains `model` on the labelled images; keeps its test predictions for the confusion
+        matrix of the best row."""
         from course.train import compile_classifier, fit_and_evaluate
 
         seed = _set_seed(self.options, phase)
@@ -528,9 +537,12 @@ class _Runner:
             images, labels, batch_size=self.budget.batch_size, training=True, seed=seed
         )
         compile_classifier(model, self.budget.learning_rate)
-        return fit_and_evaluate(
+        result = fit_and_evaluate(
             model, train_ds, self.test_ds(), self.budget.epochs, verbose=_keras_verbose()
         )
+        logits = model.predict(self.test_ds().map(lambda x, y: x), verbose=0)
+        self.predictions[phase] = np.argmax(logits, axis=-1)
+        return result
 
     # rows
 
@@ -565,7 +577,11 @@ class _Runner:
         result = self.fit(model, images, labels, method)
         self.add_row(method, result, 0, len(labels), result.seconds, self.budget.epochs)
         if method == "supervised":
-            self.pca(backbone, "pca_supervised.png", "supervised backbone (5,000 labels)")
+            self.neighbours(
+                backbone,
+                "neighbours_supervised.png",
+                f"supervised backbone ({len(labels):,} labels)",
+            )
 
     def row_supervised(self) -> None:
         self._supervised("supervised", self.split.labelled_images, self.split.labelled_labels)
@@ -704,13 +720,19 @@ class _Runner:
         plots.loss_curve(
             curves["loss"],
             path,
-            title="rotation pretraining",
+            title=f"rotation pretraining: {epochs} epochs of {examples:,} rotated images",
             ylabel="rotation cross-entropy",
             extra={"rotation accuracy": curves["accuracy"]},
+            chance=math.log(4),
+            extra_chance=0.25,
         )
         self.figure(path)
         self.rotation_figure()
-        self.pca(backbone, "pca_rotation.png", "rotation-pretrained backbone (no labels)")
+        self.neighbours(
+            backbone,
+            "neighbours_rotation.png",
+            f"rotation-pretrained backbone ({examples // 4:,} images, no labels)",
+        )
         return _Pretrained([w.copy() for w in after], seconds, curves, epochs)
 
     def pretrain_simclr(self) -> _Pretrained:
@@ -800,10 +822,16 @@ class _Runner:
             xlabel="step",
             ylabel="NT-Xent loss",
             title=f"SimCLR pretraining: {epochs} epochs of {steps} steps, batch {batch}",
+            # Embeddings that tell nothing apart: each anchor's partner is one of 2B - 1 alike.
+            chance=math.log(2 * batch - 1),
         )
         self.figure(path)
         self.views_figure()
-        self.pca(backbone, "pca_simclr.png", "SimCLR-pretrained backbone (no labels)")
+        self.neighbours(
+            backbone,
+            "neighbours_simclr.png",
+            f"SimCLR-pretrained backbone ({steps * batch:,} images an epoch, no labels)",
+        )
         return _Pretrained([w.copy() for w in after], seconds, {"loss": epoch_losses}, epochs)
 
     # figures
@@ -819,11 +847,16 @@ class _Runner:
         return self.split.test_images[index], [CLASS_NAMES[int(labels[i])] for i in index]
 
     def rotation_figure(self) -> None:
+        """Three test images as the implementation's `rotate` turns them: a wrong one shows."""
         from course import plots
 
         images, names = self.examples(3)
+        rotate = self.labs["lab2"].rotate
+        rotated = np.stack([np.asarray(rotate(images, k)) for k in range(4)], axis=1)
         path = self.out / "rotation_examples.png"
-        plots.rotation_examples(images, path, names)
+        plots.rotation_examples(
+            rotated, path, names, title=f"{self.labs['lab2'].path.name}: rotate(images, k)"
+        )
         self.figure(path)
 
     def views_figure(self) -> None:
@@ -840,18 +873,31 @@ class _Runner:
         plots.augmentation_grid(images, view1, view2, path, names)
         self.figure(path)
 
-    def pca(self, backbone, name: str, title: str) -> None:
+    def neighbours(self, backbone, name: str, title: str, queries: int = 6, k: int = 5) -> None:
+        """For one test image of each of the first `queries` classes, the `k` labelled training
+        images closest to it (cosine similarity) in `backbone`'s features."""
         from course import plots
 
-        images = self.test_ds().map(lambda x, y: x)
-        features = backbone.predict(images, verbose=0)
+        lab1 = self.labs["lab1"]
+        images, labels = self.split.labelled_images, self.split.labelled_labels
+        pool = lab1.make_pipeline(
+            images, labels, batch_size=self.budget.batch_size, training=False
+        )
+        features = backbone.predict(pool.map(lambda x, y: x), verbose=0).reshape(len(images), -1)
+        query_images, query_names = self.examples(queries)
+        query_features = backbone.predict(np.asarray(lab1.standardize(query_images)), verbose=0)
+        features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+        query_features = query_features.reshape(len(query_images), -1)
+        query_features /= np.maximum(np.linalg.norm(query_features, axis=1, keepdims=True), 1e-12)
+        closest = np.argsort(-(query_features @ features.T), axis=1)[:, :k]
         path = self.out / name
-        plots.feature_pca(
-            features,
-            self.split.test_labels,
+        plots.nearest_neighbours(
+            query_images,
+            query_names,
+            images[closest],
+            [[CLASS_NAMES[int(labels[i])] for i in row] for row in closest],
             path,
-            CLASS_NAMES,
-            title=f"PCA of test features: {title}",
+            title=f"nearest labelled training images in the features of the {title}",
         )
         self.figure(path)
 
@@ -1032,8 +1078,27 @@ def run_experiment(
 
     table = [runner.rows[m] for m in rows]
     path = out / "results.png"
-    plots.results_bar_chart(table, path, title=f"course experiment {name} ({budget.name})")
+    plots.results_bar_chart(
+        table,
+        path,
+        workshop=WORKSHOP,
+        title=f"course experiment {name} --budget {budget.name}: "
+        f"{table[0]['test_images']:,} test images",
+    )
     runner.figure(path)
+    trained = [m for m in rows if m in runner.predictions]
+    if trained:
+        best = max(trained, key=lambda m: runner.rows[m]["accuracy"])
+        path = out / "confusion.png"
+        plots.confusion_matrix(
+            runner.split.test_labels,
+            runner.predictions[best],
+            CLASS_NAMES,
+            path,
+            title=f"{best}, the best row: {runner.rows[best]['final_accuracy']:.1f}% after its "
+            "last epoch",
+        )
+        runner.figure(path)
     curves = {m: runner.histories[m] for m in rows if m in runner.histories}
     if curves:
         path = out / "training_curves.png"

@@ -36,27 +36,63 @@ def _display(image: np.ndarray) -> np.ndarray:
     return np.clip(image.astype(np.float32), 0.0, 1.0)
 
 
-def results_bar_chart(rows: Sequence[Mapping], path, title: str = "") -> Path:
-    """One bar per row: the best epoch's test accuracy, with the last epoch's as a dot."""
+KIND_COLOURS = {
+    "baseline": "#8C8C8C",  # random guessing and the supervised rows
+    "fine-tuned": "#4C72B0",  # pretrained, then the whole network trained on the labels
+    "probe": "#55A868",  # pretrained, frozen: a linear classifier on its features
+}
+
+
+def row_kind(method: str) -> str:
+    """ "baseline", "fine-tuned" or "probe": what a row of the table measures."""
+    if method in ("random", "supervised", "supervised-all"):
+        return "baseline"
+    return "probe" if method.endswith("-linear") else "fine-tuned"
+
+
+def results_bar_chart(
+    rows: Sequence[Mapping], path, title: str = "", workshop: Mapping[str, float] | None = None
+) -> Path:
+    """One bar per row: the best epoch's test accuracy, coloured by the kind of row, with the
+    last epoch's as a dot and the workshop's published value (where it has one) as a black
+    mark. The axis is zoomed to the values, so that differences of a few points show."""
     names = [row["method"] for row in rows]
     best = [row["accuracy"] for row in rows]
     final = [row["final_accuracy"] for row in rows]
-    figure, axis = plt.subplots(figsize=(1.2 * len(rows) + 2, 4))
+    workshop = {name: value for name, value in (workshop or {}).items() if name in names}
+    figure, axis = plt.subplots(figsize=(1.1 * len(rows) + 2.5, 4.2))
     positions = np.arange(len(rows))
-    bars = axis.bar(positions, best, color="#4C72B0", label="best epoch")
-    axis.scatter(positions, final, color="#DD8452", zorder=3, label="last epoch")
-    for bar, value in zip(bars, best, strict=False):
+    colours = [KIND_COLOURS[row_kind(name)] for name in names]
+    bars = axis.bar(positions, best, color=colours)
+    axis.scatter(positions, final, color="#DD8452", zorder=3, s=18)
+    for bar, value in zip(bars, best, strict=True):
         axis.annotate(
             f"{value:.1f}",
             (bar.get_x() + bar.get_width() / 2, value),
             ha="center",
             va="bottom",
             fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
         )
+    for name, value in workshop.items():
+        x = names.index(name)
+        axis.plot([x - 0.42, x + 0.42], [value, value], color="black", linewidth=2, zorder=4)
+    shown = best + final + list(workshop.values())
+    low, high = min(shown, default=0.0), max(shown, default=100.0)
+    margin = max(2.0, 0.1 * (high - low))
+    axis.set_ylim(max(0.0, low - margin), min(100.0, high + 2 * margin))
     axis.set_xticks(positions, names, rotation=20, ha="right")
     axis.set_ylabel("test accuracy %")
-    axis.set_ylim(0, max(100.0, max(best, default=0) + 5))
-    axis.legend(loc="upper left", fontsize=8)
+    axis.grid(axis="y", alpha=0.3)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in KIND_COLOURS.values()]
+    labels = ["baseline", "pretrained, fine-tuned", "pretrained, linear probe"]
+    handles.append(plt.Line2D([], [], color="#DD8452", marker="o", linestyle=""))
+    labels.append("last epoch")
+    if workshop:
+        handles.append(plt.Line2D([], [], color="black", linewidth=2))
+        labels.append("workshop's result")
+    axis.legend(handles, labels, loc="upper left", fontsize=7)
     axis.set_title(title)
     return _save(figure, path)
 
@@ -93,41 +129,67 @@ def loss_curve(
     ylabel: str = "loss",
     xlabel: str = "epoch",
     extra: Mapping[str, Sequence[float]] | None = None,
+    chance: float | None = None,
+    extra_chance: float | None = None,
 ) -> Path:
-    """A loss per epoch (or step); `extra` adds curves on a second axis (e.g. pretext accuracy)."""
-    figure, axis = plt.subplots(figsize=(6, 4))
+    """A loss per epoch (or step); `extra` adds curves on a second axis (e.g. pretext accuracy).
+    `chance` and `extra_chance` draw what guessing would give, dashed, on each axis: a curve
+    that stays on its chance line has learnt nothing."""
+    figure, axis = plt.subplots(figsize=(6.5, 4))
     steps = np.arange(1, len(losses) + 1)
-    axis.plot(steps, losses, marker=".", color="#4C72B0")
+    axis.plot(steps, losses, marker=".", color="#4C72B0", label=ylabel)
+    if chance is not None:
+        axis.axhline(
+            chance,
+            color="#4C72B0",
+            linestyle="--",
+            linewidth=1,
+            label=f"{ylabel} of guessing: {chance:.2f}",
+        )
     axis.set(xlabel=xlabel, ylabel=ylabel, title=title)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.grid(alpha=0.3)
+    handles, labels = axis.get_legend_handles_labels()
     if extra:
         other = axis.twinx()
         for label, values in extra.items():
             other.plot(
                 np.arange(1, len(values) + 1), values, marker=".", color="#DD8452", label=label
             )
+        if extra_chance is not None:
+            other.axhline(
+                extra_chance,
+                color="#DD8452",
+                linestyle="--",
+                linewidth=1,
+                label=f"chance: {extra_chance:.2f}",
+            )
         other.set_ylabel(", ".join(extra))
-        other.legend(loc="center right", fontsize=8)
+        more_handles, more_labels = other.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    axis.legend(handles, labels, loc="center right", fontsize=8)
     return _save(figure, path)
 
 
-def rotation_examples(images: np.ndarray, path, labels: Sequence[str] | None = None) -> Path:
-    """Each image (a row) in its four rotations k = 0..3 (`np.rot90(image, k)`), labelled."""
-    images = np.asarray(images)
+def rotation_examples(
+    rotated: np.ndarray, path, labels: Sequence[str] | None = None, title: str = ""
+) -> Path:
+    """`rotated` [N, 4, H, W, C]: each image (a row) as the implementation turned it, k = 0..3."""
+    rotated = np.asarray(rotated)
     figure, axes = plt.subplots(
-        len(images), 4, figsize=(6, 1.6 * len(images) + 0.4), squeeze=False
+        len(rotated), 4, figsize=(6, 1.6 * len(rotated) + 0.6), squeeze=False
     )
-    for row, image in enumerate(images):
+    for row, images in enumerate(rotated):
         for k in range(4):
             axis = axes[row, k]
-            axis.imshow(_display(np.rot90(image, k)), interpolation="nearest")
+            axis.imshow(_display(images[k]), interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
             if row == 0:
                 axis.set_title(f"k = {k} ({90 * k} deg)", fontsize=9)
         if labels is not None:
             axes[row, 0].set_ylabel(labels[row], fontsize=9)
+    figure.suptitle(title, fontsize=10)
     return _save(figure, path)
 
 
@@ -157,37 +219,59 @@ def augmentation_grid(
     return _save(figure, path)
 
 
-def pca_2d(features: np.ndarray) -> np.ndarray:
-    """The first two principal components of `features` [N, D] (NumPy only): [N, 2]."""
-    features = np.asarray(features, np.float64).reshape(len(features), -1)
-    centred = features - features.mean(axis=0)
-    # The right singular vectors are the principal directions; full_matrices=False keeps it cheap.
-    _, _, directions = np.linalg.svd(centred, full_matrices=False)
-    components = centred @ directions[:2].T
-    if components.shape[1] < 2:  # a single feature: pad so the plot still has two axes
-        components = np.pad(components, ((0, 0), (0, 2 - components.shape[1])))
-    return components
-
-
-def feature_pca(
-    features: np.ndarray, labels: np.ndarray, path, class_names: Sequence[str], title: str = ""
+def confusion_matrix(
+    labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[str], path, title: str = ""
 ) -> Path:
-    """A scatter plot of the first two principal components of `features`, coloured by class."""
-    points = pca_2d(features)
-    labels = np.asarray(labels)
-    figure, axis = plt.subplots(figsize=(6, 5))
-    colours = plt.get_cmap("tab10")
-    for label, name in enumerate(class_names):
-        chosen = labels == label
-        if chosen.any():
-            axis.scatter(
-                points[chosen, 0],
-                points[chosen, 1],
-                s=4,
-                alpha=0.6,
-                color=colours(label % 10),
-                label=name,
+    """Rows: the true class; columns: the predicted one; each cell the share of the row's test
+    images: the diagonal is each class's accuracy, the rest says what it is taken for."""
+    count = len(class_names)
+    matrix = np.zeros((count, count))
+    np.add.at(matrix, (np.asarray(labels), np.asarray(predictions)), 1)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    image = axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for row in range(count):
+        for column in range(count):
+            axis.text(
+                column,
+                row,
+                f"{100 * shares[row, column]:.0f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shares[row, column] > 0.5 else "black",
             )
-    axis.set(xlabel="principal component 1", ylabel="principal component 2", title=title)
-    axis.legend(fontsize=7, markerscale=3, loc="best")
+    axis.set_xticks(range(count), class_names, rotation=45, ha="right", fontsize=8)
+    axis.set_yticks(range(count), class_names, fontsize=8)
+    axis.set(xlabel="predicted class", ylabel="true class", title=title)
+    figure.colorbar(image, ax=axis, fraction=0.046, label="share of the true class's images")
+    return _save(figure, path)
+
+
+def nearest_neighbours(
+    queries: np.ndarray,
+    query_names: Sequence[str],
+    neighbours: np.ndarray,
+    neighbour_names: Sequence[Sequence[str]],
+    path,
+    title: str = "",
+) -> Path:
+    """One row per query image: the query, then the training images closest to it in a
+    backbone's features (`neighbours` [Q, K, H, W, C]), each named by its class. Neighbours of
+    the query's own class mean the features group images by what they show."""
+    rows, columns = len(queries), 1 + neighbours.shape[1]
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(1.3 * columns, 1.4 * rows + 0.6), squeeze=False
+    )
+    for row in range(rows):
+        cells = [(queries[row], f"query: {query_names[row]}")]
+        cells += [(neighbours[row, k], neighbour_names[row][k]) for k in range(columns - 1)]
+        for column, (image, name) in enumerate(cells):
+            axis = axes[row, column]
+            axis.imshow(_display(image), interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            same = column == 0 or name == query_names[row]
+            axis.set_title(name, fontsize=7, color="black" if same else "#C44E52")
+    figure.suptitle(title, fontsize=10)
     return _save(figure, path)

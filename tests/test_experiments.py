@@ -156,9 +156,10 @@ def test_all_writes_results_and_figures(all_run):
         "rotation_pretraining.png",
         "simclr_views.png",
         "simclr_loss.png",
-        "pca_supervised.png",
-        "pca_rotation.png",
-        "pca_simclr.png",
+        "neighbours_supervised.png",
+        "neighbours_rotation.png",
+        "neighbours_simclr.png",
+        "confusion.png",
     }
     assert set(results["figures"]) == expected
     for name in expected:
@@ -273,15 +274,26 @@ def test_budgets_table():
     assert quick.epochs < full.epochs and quick.unlabelled is not None
 
 
-def test_pca_2d_finds_the_main_directions():
-    from course.plots import pca_2d
+def test_the_results_chart_zooms_to_its_values_and_marks_the_workshop(tmp_path, monkeypatch):
+    from course import plots
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 5)) * np.array([10.0, 3.0, 0.1, 0.1, 0.1])
-    points = pca_2d(x)
-    assert points.shape == (200, 2)
-    assert np.allclose(points.mean(axis=0), 0.0, atol=1e-9)
-    assert points[:, 0].std() > points[:, 1].std() > 1.0
+    seen = {}
+    monkeypatch.setattr(plots, "_save", lambda figure, path: seen.setdefault("figure", figure))
+    rows = [
+        dict(method=m, accuracy=a, final_accuracy=a - 1)
+        for m, a in (("supervised", 51.5), ("rotation", 59.9), ("rotation-linear", 54.6))
+    ]
+    plots.results_bar_chart(rows, tmp_path / "r.png", workshop={"supervised": 52.48, "x": 1.0})
+    axis = seen["figure"].axes[0]
+    low, high = axis.get_ylim()
+    assert 40 < low < 50.5 and 60 < high < 75
+    colours = {tuple(bar.get_facecolor()[:3]) for bar in axis.patches[:3]}
+    assert len(colours) == 3  # baseline, fine-tuned, probe
+    labels = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert "workshop's result" in labels and "pretrained, linear probe" in labels
+    assert [
+        row_kind for row_kind in map(plots.row_kind, ("random", "simclr", "jigsaw-linear"))
+    ] == ["baseline", "fine-tuned", "probe"]
 
 
 # --- error paths --------------------------------------------------------------------------------
