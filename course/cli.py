@@ -26,7 +26,7 @@ def release(args: argparse.Namespace) -> int:
                 return 1
             print("labs/ is up to date with solutions/.")
             return 0
-        for path in write_labs():
+        for path in write_labs(force=args.force):
             print(f"wrote {path}")
         return 0
     except ReleaseError as error:
@@ -295,6 +295,9 @@ def parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="exit 1, naming the files, if labs/ differ from what would be generated",
+    )
+    rel.add_argument(
+        "--force", action="store_true", help="overwrite lab files even where code replaced a stub"
     )
     rel.set_defaults(run=release)
     _add_grading_parsers(commands)

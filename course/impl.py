@@ -15,8 +15,11 @@ class ImplementationError(ValueError):
 
 
 def impl_dir(impl: str) -> Path:
-    """The folder of an implementation: `solutions`, `labs`, or a path."""
-    folder = ROOT / impl if impl in ("solutions", "labs") else Path(impl).expanduser()
+    """The folder of an implementation: a path, or `solutions` and `labs`, the course's own
+    folders, where no folder of that name is in the current directory."""
+    folder = Path(impl).expanduser()
+    if impl in ("solutions", "labs") and not folder.is_dir():
+        folder = ROOT / impl
     if not folder.is_dir():
         raise ImplementationError(
             f"--impl {impl!r}: no such folder; use 'solutions', 'labs' or the path of a folder"

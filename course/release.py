@@ -156,8 +156,57 @@ def stale_labs(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs")
     return sorted(stale + sorted(present - expected.keys()))
 
 
-def write_labs(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") -> list[Path]:
-    """Writes the generated labs atomically; removes lab files that no longer have a solution."""
+def _bodies(source: str) -> dict[str, str]:
+    """Each top-level function's body without its docstring, as normalised source."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    bodies = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:]
+            bodies[node.name] = "\n".join(ast.unparse(statement) for statement in body)
+    return bodies
+
+
+def worked_on(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") -> list[str]:
+    """The lab files in `labs` where code replaced a stub (a student's work), "file: function"."""
+    found = []
+    for name, text in expected_labs(solutions).items():
+        path = labs / name
+        if name == HINTS or not path.exists() or path.read_text() == text:
+            continue
+        stubs, present = _bodies(text), _bodies(path.read_text(errors="replace"))
+        if not present:
+            found.append(f"{name}: (does not parse)")
+            continue
+        changed = [
+            function
+            for function, body in stubs.items()
+            if "NotImplementedError" in body and present.get(function, body) != body
+        ]
+        found += [f"{name}: {function}()" for function in changed]
+    return found
+
+
+def write_labs(
+    solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs", force: bool = False
+) -> list[Path]:
+    """Writes the generated labs atomically; removes lab files that no longer have a solution.
+    Refuses (`ReleaseError`, naming them) to overwrite labs where code replaced a stub, unless
+    `force`: that code is someone's work."""
+    work = [] if force else worked_on(solutions, labs)
+    if work:
+        raise ReleaseError(
+            f"labs/ holds work that replaced stubs ({', '.join(work[:6])}"
+            + (f" and {len(work) - 6} more" if len(work) > 6 else "")
+            + "); save it elsewhere, or run `course release --force` to overwrite it"
+        )
     expected = expected_labs(solutions)
     written = [atomic_write(labs / name, text) for name, text in expected.items()]
     for path in labs.glob("lab*.py"):

@@ -18,3 +18,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def stubs(tmp_path_factory):
+    """The students' labs as `course release` generates them, in a temporary folder: the tests
+    never require that the checkout's own labs/ be stubs (someone may be working in them)."""
+    from course import ROOT
+    from course.release import write_labs
+
+    folder = tmp_path_factory.mktemp("stubs")
+    write_labs(ROOT / "solutions", folder)
+    return folder

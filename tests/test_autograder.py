@@ -47,8 +47,8 @@ def test_solutions_get_full_marks(lab):
 
 
 @pytest.mark.parametrize("lab", graded_labs())
-def test_stubs_get_zero_with_their_hints(lab):
-    result = grade_lab("labs", lab)
+def test_stubs_get_zero_with_their_hints(stubs, lab):
+    result = grade_lab(stubs, lab)
     assert result.tests and result.score == 0, [t.name for t in result.tests if t.score]
     for test in result.tests:
         exercise = test.name.split(":")[0]

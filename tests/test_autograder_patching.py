@@ -68,7 +68,7 @@ def with_patch(source: str, patch: str) -> str:
     return "".join(lines[:end]) + patch + "".join(lines[end:])
 
 
-def lying_submission(folder, lab: str, origin: str):
+def lying_submission(folder, lab: str, origin):
     folder.mkdir(parents=True, exist_ok=True)
     name = registry.LABS[lab].file
     source = with_patch((ROOT / origin / name).read_text(), LYING_NUMPY)
@@ -98,8 +98,8 @@ def test_patching_solution_with_lying_numpy_keeps_full_marks(tmp_path, lab):
 
 
 @pytest.mark.parametrize("lab", graded_labs())
-def test_patching_stub_with_lying_numpy_gets_zero(tmp_path, lab):
-    result = grade_lab(lying_submission(tmp_path / "stub", lab, "labs"), lab)
+def test_patching_stub_with_lying_numpy_gets_zero(tmp_path, stubs, lab):
+    result = grade_lab(lying_submission(tmp_path / "stub", lab, stubs), lab)
     assert result.tests and result.score == 0, [
         f"{t.name}: passed" for t in result.tests if t.score
     ]

@@ -287,9 +287,9 @@ def test_bad_arguments_exit_2(args, says):
     assert says in result.stderr
 
 
-def test_solutions_get_full_marks_and_stubs_zero_with_a_hint_per_exercise(tmp_path):
+def test_solutions_get_full_marks_and_stubs_zero_with_a_hint_per_exercise(tmp_path, stubs):
     result = course(
-        "grade", "solutions", "labs", "--jobs", "2", "--json", str(tmp_path) + "/", *LIMITS
+        "grade", "solutions", str(stubs), "--jobs", "2", "--json", str(tmp_path) + "/", *LIMITS
     )
     assert result.returncode == 0, result.stderr
     solutions = json.loads((tmp_path / "solutions.json").read_text())
@@ -301,7 +301,7 @@ def test_solutions_get_full_marks_and_stubs_zero_with_a_hint_per_exercise(tmp_pa
         f"solutions: {solutions['score']:g}/{solutions['max_score']:g}"
         in result.stdout.splitlines()
     )
-    labs = json.loads((tmp_path / "labs.json").read_text())
+    labs = json.loads((tmp_path / f"{stubs.name}.json").read_text())
     assert labs["score"] == 0 and labs["max_score"] == solutions["max_score"]
     for test in labs["tests"]:
         exercise = test["name"].split(":")[0]
@@ -401,3 +401,49 @@ def test_student_copy_lists_checks_that_need_the_solutions(tmp_path):
     autograder.write_text(autograder.read_text() + "\ndef broken(:\n")
     broken = course("check", "lab1", *LIMITS, cwd=copy, env=env)
     assert broken.returncode == 2 and "could not be collected" in broken.stderr, broken.stderr
+
+
+# -- teaching assistants' ergonomics --------------------------------------------------------------
+
+
+def test_only_the_labs_a_submission_holds_are_graded_and_low_scores_can_fail_ci(tmp_path):
+    submission = tmp_path / "alice"
+    submission.mkdir()
+    (submission / "lab2_rotation.py").write_text("def unfinished(:\n")  # fails fast: no TensorFlow
+    report = tmp_path / "r.json"
+    result = course("grade", str(submission), "--json", str(report), "--fail-under", "50", *LIMITS)
+    assert result.returncode == 1, result.stderr
+    assert "alice scored 0.0%, below --fail-under 50%" in result.stderr
+    data = json.loads(report.read_text())  # written before the exit status says it failed
+    assert {t["name"].split(".")[0] for t in data["tests"]} == {"lab2"}
+    assert "graded the labs it holds: lab2 (--lab names others)" in result.stdout
+
+
+def test_reports_come_in_the_order_given(monkeypatch):
+    from course.grading import grade
+
+    def fake_grade_lab(folder, lab, **kwargs):
+        time.sleep(0.3 if folder.name == "slow" else 0.0)
+        return LabResult(lab, [Check(f"{lab}.f: x", "1.1", lab, "f", 1.0, 1.0, "passed")])
+
+    monkeypatch.setattr(grade, "grade_lab", fake_grade_lab)
+    monkeypatch.setattr(grade, "collect", lambda labs: {lab: LabResult(lab) for lab in labs})
+    monkeypatch.setattr(grade, "locate", lambda folder, module: (folder, ""))
+    order = []
+    grade.grade_submissions(
+        [Path("slow"), Path("fast")],
+        ["lab1"],
+        jobs=2,
+        isolation="none",
+        on_submission=lambda result: order.append(result.name),
+    )
+    assert order == ["slow", "fast"]
+
+
+def test_labs_and_solutions_are_the_tas_own_folders_where_they_exist(tmp_path, monkeypatch):
+    from course.impl import impl_dir
+
+    assert impl_dir("labs") == ROOT / "labs"
+    (tmp_path / "labs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert impl_dir("labs") == tmp_path / "labs" and impl_dir("solutions") == ROOT / "solutions"

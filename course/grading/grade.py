@@ -231,11 +231,14 @@ def grade_submissions(
     wall_limit: float = WALL_LIMIT,
     solutions: Path | None = None,
     isolation: str = "auto",
+    present_only: bool = False,
     on_lab: Callable[[SubmissionResult, LabResult], None] | None = None,
     on_submission: Callable[[SubmissionResult], None] | None = None,
 ) -> list[SubmissionResult]:
-    """Grades every lab of every submission; raises `runner.CollectionError` if the autograder
-    itself cannot be collected. Nothing a submission does stops the others from being graded."""
+    """Grades every lab of every submission (with `present_only`, the labs whose files each
+    submission holds, or all where it holds none); raises `runner.CollectionError` if the
+    autograder itself cannot be collected. Nothing a submission does stops the others from being
+    graded. `on_submission` sees the submissions in the order given."""
     from course.grading.sandbox import choose
 
     labs = list(labs or graded_labs())
@@ -252,8 +255,21 @@ def grade_submissions(
     slots: dict[tuple[int, str], LabResult] = {}
     missing: dict[tuple[int, str], str] = {}
     tasks: list[tuple[int, str, Path]] = []
+    chosen: dict[int, list[str]] = {}
     for index, submission in enumerate(results):
-        for lab in labs:
+        chosen[index] = labs
+        if present_only:
+            present = [
+                lab
+                for lab in labs
+                if locate(submission.folder, registry.LABS[lab].module)[0] is not None
+            ]
+            if present and present != labs:
+                chosen[index] = present
+                submission.notes.append(
+                    f"graded the labs it holds: {', '.join(present)} (--lab names others)"
+                )
+        for lab in chosen[index]:
             folder, note = locate(submission.folder, registry.LABS[lab].module)
             if note:
                 submission.notes.append(note)
@@ -266,15 +282,20 @@ def grade_submissions(
     remaining = Counter(index for index, _, _ in tasks)
     started: dict[int, float] = {}
     lock = threading.Lock()
+    finished: set[int] = set()
+    reported = [0]  # submissions before this index have been handed to on_submission
 
     def finish(index: int) -> None:
         submission = results[index]
-        for lab in labs:
+        for lab in chosen[index]:
             if (index, lab) in missing:
                 slots[index, lab] = missing_lab(collected.result()[lab], missing[index, lab])
-        submission.labs = [slots[index, lab] for lab in labs]
-        if on_submission:
-            _report_safely(on_submission, submission)
+        submission.labs = [slots[index, lab] for lab in chosen[index]]
+        finished.add(index)
+        while reported[0] < len(results) and reported[0] in finished:
+            if on_submission:
+                _report_safely(on_submission, results[reported[0]])
+            reported[0] += 1
 
     def run(index: int, lab: str, folder: Path) -> LabResult:
         with lock:
@@ -487,6 +508,7 @@ def run(args, check: bool = False) -> int:
             wall_limit=args.wall_limit,
             solutions=solutions,
             isolation=isolation,
+            present_only=not check and not args.lab,
             on_lab=on_lab,
             on_submission=on_submission,
         )
@@ -514,7 +536,22 @@ def run(args, check: bool = False) -> int:
         print(
             "wrote " + ", ".join(written) + (f" and {more} more" if more else ""), file=sys.stderr
         )
-    return 0
+    return _fail_under(results, getattr(args, "fail_under", None))
+
+
+def _fail_under(results: list[SubmissionResult], percent: float | None) -> int:
+    """1 when a submission scored below `percent` of its points (`--fail-under`, for a status
+    check in CI), else 0: every report is written either way."""
+    if percent is None:
+        return 0
+    low = [r for r in results if r.max_score and 100 * r.score / r.max_score < percent]
+    for result in low:
+        print(
+            f"course grade: {result.name} scored {100 * result.score / result.max_score:.1f}%, "
+            f"below --fail-under {percent:g}%",
+            file=sys.stderr,
+        )
+    return 1 if low else 0
 
 
 def add_arguments(parser, check: bool = False) -> None:
@@ -530,12 +567,20 @@ def add_arguments(parser, check: bool = False) -> None:
             "submissions",
             nargs="+",
             metavar="SUBMISSION",
-            help="a folder of lab files (solutions and labs name the course's own)",
+            help="a folder of lab files (solutions and labs name the course's own where no "
+            "such folder is in the current directory)",
         )
         parser.add_argument(
             "--lab",
             action="append",
-            help="grade only this lab (repeatable); default: every graded lab",
+            help="grade only this lab (repeatable); default: the labs each submission holds",
+        )
+        parser.add_argument(
+            "--fail-under",
+            type=float,
+            metavar="PERCENT",
+            help="exit 1 (after writing every report) when a submission scores below PERCENT "
+            "of its points: a student repository's status check",
         )
         parser.add_argument(
             "--jobs",
