@@ -131,6 +131,9 @@ def _lab_rows(lab: LabResult, verbose: bool, student: bool) -> list[str]:
         )
         if not lab_wide:
             lines += _messages(tests, 8, student)
+            wrong = [t for t in tests if t.status == "failed" and t.kind != "not_implemented"]
+            if wrong and all(t.kind in ("", "exception") for t in wrong):
+                lines.append(f"        hints: course hint {lab.lab}.{exercise}")
     shown = f"{points(lab.score)}/{points(lab.max_score)}"
     lines.append(f"  {lab.lab:<5} {'total':<24} {shown:>9}   {lab.seconds:.1f} s")
     lines += [f"        {advice}" for advice in fix_first(lab)]
