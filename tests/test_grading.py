@@ -161,8 +161,9 @@ def test_junit_is_valid_xml_with_a_suite_per_submission_and_lab(tmp_path):
 def test_terminal_report_is_clean_and_never_claims_all_passed_when_checks_were_skipped():
     text = reports.text_report(made_up(), student=True)
     assert "\x1b" not in text and "\x00" not in text
-    assert "1 check (3 points) needs the reference solutions and runs when you submit" in text
-    assert "alice: 2/8 on the checks that ran here" in text and "every check passed" not in text
+    assert "1 check (3 points) is hidden or needs the reference solutions, and runs when" in text
+    assert "alice: 2/8 on the public checks" in text and "passed" not in text.split("public")[0]
+    assert text.splitlines()[-1] == "public checks: 1/3 passed; hidden checks run at grading"
     lines = text.splitlines()
     assert any(line.split() == ["lab1", "standardize", "2/3"] for line in lines)
     assert any("(3 checked at submission)" in line for line in lines)
@@ -379,16 +380,15 @@ def test_student_copy_lists_checks_that_need_the_solutions(tmp_path):
     )
     assert student.returncode == 0, student.stderr
     assert (
-        "1 check (1 point) needs the reference solutions and runs when you submit:"
-        in student.stdout
+        "1 check (1 point) is hidden or needs the reference solutions, and runs" in student.stdout
     )
-    assert "labs: 20/21 on the checks that ran here" in student.stdout
-    assert (
-        "every check passed" not in student.stdout
-        and "all" not in student.stdout.split("labs: ")[-1]
-    )
+    assert "labs: 20/21 on the public checks" in student.stdout
+    assert "public checks: 12/12 passed; hidden checks run at grading" in student.stdout
+    assert "every check passed" not in student.stdout and "all tests passed" not in student.stdout
     checked = json.loads((tmp_path / "student.json").read_text())
     skipped = [t for t in checked["tests"] if "status" not in t]
+    assert [t["visibility"] for t in checked["tests"]].count("after_published") == 1
+    assert skipped[0]["visibility"] == "after_published"
     assert (
         len(skipped) == 1
         and skipped[0]["name"].startswith("lab1.standardize: ")

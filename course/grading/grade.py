@@ -232,6 +232,7 @@ def grade_submissions(
     solutions: Path | None = None,
     isolation: str = "auto",
     present_only: bool = False,
+    public_only: bool = False,
     on_lab: Callable[[SubmissionResult, LabResult], None] | None = None,
     on_submission: Callable[[SubmissionResult], None] | None = None,
 ) -> list[SubmissionResult]:
@@ -309,6 +310,7 @@ def grade_submissions(
                 import_timeout=import_timeout,
                 solutions=solutions,
                 isolation=isolation,
+                public_only=public_only,
             )
         except Exception as error:  # noqa: BLE001  (one failure of the grader must not stop a batch)
             return not_run(
@@ -509,6 +511,7 @@ def run(args, check: bool = False) -> int:
             solutions=solutions,
             isolation=isolation,
             present_only=not check and not args.lab,
+            public_only=check,
             on_lab=on_lab,
             on_submission=on_submission,
         )

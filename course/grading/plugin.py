@@ -60,6 +60,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the reference solutions' folder (absent for students)",
     )
     group.addoption(
+        "--public-only",
+        action="store_true",
+        help="run the public checks only; hidden ones are listed as run at grading (course check)",
+    )
+    group.addoption(
         "--isolation",
         default="none",
         choices=("namespaces", "uid", "none"),
@@ -123,6 +128,8 @@ def grade_info(item: pytest.Item) -> dict:
         "points": float(marker.kwargs["points"]),
         "name": f"{lab}.{marker.args[0]}: {title}",
         "variant": _variant(item),
+        # Hidden: it runs only when the staff grade (it needs the reference, or says so).
+        "hidden": bool(marker.kwargs.get("hidden")) or "reference" in item.fixturenames,
     }
 
 
@@ -174,6 +181,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 _INFO = pytest.StashKey[dict]()
+
+
+HIDDEN_AT_CHECK = "a hidden check: it runs when the course staff grade"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if (
+        item.config.getoption("--public-only")
+        and _INFO in item.stash
+        and item.stash[_INFO]["hidden"]
+    ):
+        pytest.skip(HIDDEN_AT_CHECK)
 
 
 @pytest.hookimpl(wrapper=True)

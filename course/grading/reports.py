@@ -89,18 +89,22 @@ def text_report(submission, verbose: bool = False, student: bool = False) -> str
         lines += _lab_rows(lab, verbose, student)
     skipped = submission.skipped
     total = f"{submission.name}: {points(submission.score)}/{points(submission.max_score)}"
+    summary = ""
     if student:
         if skipped:
             lines.append(
                 f"{plural(len(skipped), 'check')}"
                 f" ({plural(sum(t.max_score for t in skipped), 'point')})"
-                f" {'needs' if len(skipped) == 1 else 'need'} the reference solutions and"
-                f" {'runs' if len(skipped) == 1 else 'run'} when you submit:"
+                + (" is hidden or needs" if len(skipped) == 1 else " are hidden or need")
+                + " the reference solutions, and"
+                + (" runs" if len(skipped) == 1 else " run")
+                + " when you submit:"
             )
             lines += [f"  {test.number} {test.name}" for test in skipped]
-            total += " on the checks that ran here"
-        elif submission.tests and submission.score == submission.max_score:
-            total += ": every check passed"
+        ran = [test for test in submission.tests if test.status != "skipped"]
+        passed = sum(test.status == "passed" for test in ran)
+        total += " on the public checks"
+        summary = f"public checks: {passed}/{len(ran)} passed; hidden checks run at grading"
     elif skipped:
         total += (
             f" ({plural(len(skipped), 'check')} worth"
@@ -109,6 +113,8 @@ def text_report(submission, verbose: bool = False, student: bool = False) -> str
         )
     lines.append(f"  isolation: {isolation_words(submission.isolation)}")
     lines.append(total)
+    if summary:
+        lines.append(summary)
     return "\n".join(lines)
 
 
@@ -259,6 +265,7 @@ def gradescope(submission) -> dict:
             "score": float(test.score),
             "max_score": float(test.max_score),
         }
+        entry["visibility"] = "after_published" if test.hidden else "visible"
         if test.status in ("passed", "failed"):
             entry["status"] = test.status
             entry["output"] = test.output

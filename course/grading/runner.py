@@ -35,9 +35,9 @@ class TestResult:
     score: float = 0.0
     status: str = "failed"  # passed, failed, or skipped (could not run here)
     output: str = ""
-    kind: str = (
-        ""  # for a failure of the student's code: StudentCodeError.kind (timeout, crash, ...)
-    )
+    # For a failure of the student's code: StudentCodeError.kind (timeout, crash, ...).
+    kind: str = ""
+    hidden: bool = False  # a hidden check: Gradescope shows it after the grades are published
 
 
 @dataclass
@@ -155,6 +155,7 @@ def grade_lab(
     import_timeout: float = 60.0,
     solutions: Path | str | None = None,
     isolation: str = "auto",
+    public_only: bool = False,
 ) -> LabResult:
     """Runs the autograder tests of `lab` against the folder `submission`, its code isolated as
     `isolation` says (`course.grading.sandbox.choose`).
@@ -179,6 +180,7 @@ def grade_lab(
                     "--import-timeout",
                     str(import_timeout),
                     f"--isolation={level}",
+                    *(["--public-only"] if public_only else []),
                     *([f"--solutions={solutions}"] if solutions is not None else []),
                     *[f"--exercise={exercise}" for exercise in exercises],
                     timeout=wall_limit,
@@ -312,7 +314,12 @@ def _read_results(path: Path, lab: str, problem: str, variant: str | None = None
     for info in collected:
         outcome = outcomes.get(info["id"])
         test = TestResult(
-            info["name"], info["number"], info["lab"], info["exercise"], float(info["points"])
+            info["name"],
+            info["number"],
+            info["lab"],
+            info["exercise"],
+            float(info["points"]),
+            hidden=info.get("hidden") is True,
         )
         if forbidden:
             test.output, test.kind = forbidden, "forbidden"
