@@ -233,7 +233,7 @@ def hint(args: argparse.Namespace) -> int:
     except (RegistryError, ReleaseError) as error:
         print(f"course hint: {error}", file=sys.stderr)
         return 2
-    level = min(max(args.level, 1), LEVELS)
+    level = args.level
     names = {1: "the idea", 2: "the API", 3: "nearly the code"}
     print(f"{args.exercise}, hint {level} of {LEVELS} ({names[level]}):")
     print(textwrap.fill(levels[level - 1], width=99, initial_indent="  ", subsequent_indent="  "))

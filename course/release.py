@@ -93,11 +93,10 @@ def strip_solutions(source: str, filename: str = "<solution>") -> tuple[str, dic
             defined = DEF.match(lines[i])
             if defined:
                 function = defined["name"]
-                while out and out[-1].startswith("@"):  # decorators stay with their function
-                    out.pop()
-                note_at = len(out)
-                out.append(lines[i])
-                out[note_at:note_at] = _exercise_note(lab, function)
+                decorators = []
+                while out and out[-1].startswith("@"):  # the note goes above the decorators
+                    decorators.insert(0, out.pop())
+                out += _exercise_note(lab, function) + decorators + [lines[i]]
             else:
                 out.append(lines[i])
             i += 1
@@ -174,6 +173,11 @@ def _bodies(source: str) -> dict[str, str]:
     return bodies
 
 
+def _is_stub(body: str) -> bool:
+    """A body that only raises NotImplementedError: a stub, from this release or an older one."""
+    return body.startswith("raise NotImplementedError(") and "\n" not in body
+
+
 def worked_on(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") -> list[str]:
     """The lab files in `labs` where code replaced a stub (a student's work), "file: function"."""
     found = []
@@ -188,7 +192,9 @@ def worked_on(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") 
         changed = [
             function
             for function, body in stubs.items()
-            if "NotImplementedError" in body and present.get(function, body) != body
+            if "NotImplementedError" in body
+            and present.get(function, body) != body
+            and not _is_stub(present.get(function, body))
         ]
         found += [f"{name}: {function}()" for function in changed]
     return found
@@ -208,10 +214,16 @@ def write_labs(
             + "); save it elsewhere, or run `course release --force` to overwrite it"
         )
     expected = expected_labs(solutions)
+    extra = sorted(path for path in labs.glob("lab*.py") if path.name not in expected)
+    if extra and not force:
+        names = ", ".join(path.name for path in extra)
+        raise ReleaseError(
+            f"labs/ holds lab files that no solution generates ({names}); "
+            "move them away, or run `course release --force` to delete them"
+        )
     written = [atomic_write(labs / name, text) for name, text in expected.items()]
-    for path in labs.glob("lab*.py"):
-        if path.name not in expected:
-            path.unlink()
+    for path in extra:
+        path.unlink()
     return written
 
 
@@ -220,7 +232,14 @@ def hints(exercise: str, labs: Path = ROOT / "labs") -> list[str]:
     registry.exercise(exercise)  # raises RegistryError naming the exercises of the lab
     path = labs / HINTS
     try:
-        return json.loads(path.read_text())[exercise]
+        levels = json.loads(path.read_text())[exercise]
+        if not isinstance(levels, list) or len(levels) != LEVELS:
+            raise ValueError(f"{exercise} should have {LEVELS} levels")
+        return [str(level) for level in levels]
+    except ValueError as error:
+        raise ReleaseError(
+            f"{path} is damaged ({error}); `course release` writes it again"
+        ) from None
     except FileNotFoundError:
         raise ReleaseError(
             f"{path} is missing: it comes with the labs (`course release` writes it)"

@@ -89,11 +89,12 @@ def decode(data: bytes, tensor=None) -> Any:
         arrays, offset = [], 8 + length
         while offset < len(data):
             (size,) = struct.unpack_from("<Q", data, offset)
-            arrays.append(
-                np.load(io.BytesIO(data[offset + 8 : offset + 8 + size]), allow_pickle=False)
-            )
+            segment = data[offset + 8 : offset + 8 + size]
+            if not segment.startswith(b"\x93NUMPY"):  # .npy only: not .npz, not a pickle
+                raise ValueError("an array segment is not in the .npy format")
+            arrays.append(np.load(io.BytesIO(segment), allow_pickle=False))
             offset += 8 + size
-    except (struct.error, ValueError, OSError, RecursionError) as error:
+    except Exception as error:  # noqa: BLE001  (whatever the bytes hold, they are not a message)
         raise CodecError(f"malformed message: {type(error).__name__}") from None
 
     def walk(value: Any) -> Any:
@@ -119,7 +120,9 @@ def decode(data: bytes, tensor=None) -> Any:
 
     try:
         return walk(document)
-    except (IndexError, KeyError, TypeError, RecursionError) as error:
+    except CodecError:
+        raise
+    except Exception as error:  # noqa: BLE001
         raise CodecError(f"malformed message: {type(error).__name__}") from None
 
 

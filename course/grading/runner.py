@@ -92,6 +92,7 @@ def _run_pytest(
         "addopts=",
         f"--rootdir={ROOT}",
     ]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", TMPDIR=str(results.parent))
     child = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -99,7 +100,7 @@ def _run_pytest(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
+        env=env,  # TMPDIR: the sandboxes' scratch folders go where the parent removes them
     )
     try:
         stdout, _ = child.communicate(timeout=timeout)

@@ -74,32 +74,16 @@ class Limits:
 
 @functools.lru_cache(maxsize=None)
 def _bwrap_works() -> bool:
-    bwrap = shutil.which("bwrap")
-    if not bwrap:
+    if not shutil.which("bwrap"):
         return False
-    probe = [
-        bwrap,
-        "--unshare-all",
-        "--uid",
-        str(NOBODY),
-        "--gid",
-        str(NOBODY),
-        "--ro-bind",
-        "/",
-        "/",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--",
-        sys.executable,
-        "-c",
-        "pass",
-    ]
+    box = Sandbox("namespaces")  # the very command line, limits and cgroup a worker gets
     try:
-        return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
+        command, options = box.popen_args([sys.executable, "-c", "import course"], pass_fds=())
+        return subprocess.run(command, **options, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired, IsolationError):
         return False
+    finally:
+        box.close()
 
 
 @functools.lru_cache(maxsize=None)
@@ -209,12 +193,15 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
-        self._scratch = Path(tempfile.mkdtemp(prefix="course-scratch-"))
+        # As uid 65534 the scratch folder must not sit in the grader's private temporary folder.
+        shared = "/tmp" if self.level == "uid" and os.path.isdir("/tmp") else None
+        self._scratch = Path(tempfile.mkdtemp(prefix="course-scratch-", dir=shared))
         self._cgroup = _pids_cgroup() if self.level != "none" else None
         if self._cgroup:
             try:
                 (self._cgroup / "pids.max").write_text(str(PROCESSES))
             except OSError:
+                self._cgroup.rmdir()
                 self._cgroup = None
         if self.level == "uid":
             os.chown(self._scratch, NOBODY, NOBODY)
@@ -244,6 +231,7 @@ class Sandbox:
             "MPLCONFIGDIR": f"{home}/.matplotlib",
             "TMPDIR": "/tmp" if self.level == "namespaces" else str(self._scratch),
             "PYTHONNOUSERSITE": "1",
+            "PYTHONSAFEPATH": "1",  # the working folder is the student's: never on sys.path
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -327,19 +315,42 @@ class Sandbox:
         return command + argv
 
     def close(self) -> None:
-        """Removes the scratch folder and the cgroup (after the process has ended)."""
-        shutil.rmtree(self._scratch, ignore_errors=True)
-        for _ in range(
-            100 if self._cgroup else 0
-        ):  # the killed tasks leave the cgroup within moments
+        """Ends whatever the process left running, then removes the scratch folder and the
+        cgroup. In namespaces the PID namespace ends with the process; as uid 65534 a process
+        in a session of its own would outlive it, so every process of that uid is killed (the
+        grader runs one sandbox at a time at that level)."""
+        if self.level == "uid":
+            _kill_everything_of(NOBODY)
+        for _ in range(200 if self._cgroup else 0):
+            for pid in _read(self._cgroup / "cgroup.procs").split():
+                try:
+                    os.kill(int(pid), 9)
+                except (OSError, ValueError):
+                    pass
             try:
                 self._cgroup.rmdir()
                 break
             except FileNotFoundError:
                 break
-            except OSError:
+            except OSError:  # the killed tasks leave the cgroup within moments
                 time.sleep(0.01)
         self._cgroup = None
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _kill_everything_of(uid: int) -> None:
+    """SIGKILL to every process of `uid`, sent by a child that became `uid` (kill(-1) then
+    reaches exactly those processes)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, 9)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
 
 
 def _python_paths() -> list[Path]:

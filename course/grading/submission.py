@@ -166,8 +166,8 @@ class Submission:
             str(reply_write),
             *(["--judge"] if self.trusted else []),
         ]
-        command, options = self.sandbox.popen_args(argv, pass_fds=(request_read, reply_write))
         try:
+            command, options = self.sandbox.popen_args(argv, pass_fds=(request_read, reply_write))
             self.process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -176,6 +176,8 @@ class Submission:
                 **options,
             )
         except BaseException:
+            for fd in (self._request, self._reply):
+                os.close(fd)
             self.sandbox.close()
             self.sandbox = None
             raise
@@ -204,6 +206,27 @@ class Submission:
             reply = read_message(
                 self._reply, deadline=time.monotonic() + timeout, limit=MESSAGE_LIMIT
             )
+        except (TimeoutError, EOFError, CodecError) as failure:
+            if doing.startswith("starting"):
+                # No student code has run yet: the sandbox or TensorFlow failed to start.
+                self.stop()
+                output = self.output.text()[-2000:] if self.output else ""
+                what = type(failure).__name__
+                print(
+                    f"course grader: the worker did not start ({what}):\n{output}", file=sys.stderr
+                )
+                self.fatal = GraderError(
+                    "the grader could not start the process that runs your code; this is not your "
+                    "code's fault: please report it to the course staff"
+                )
+                raise self.fatal from None
+            return self._failed(failure, timeout, doing)
+        return self._checked(reply, doing)
+
+    def _failed(self, failure: Exception, timeout: float, doing: str) -> dict:
+        """Raises what the student should read when the worker overran, died or babbled."""
+        try:
+            raise failure
         except TimeoutError:
             self.stop()
             at_import = doing.startswith("importing")
@@ -222,7 +245,12 @@ class Submission:
                 self.fatal = error
             raise error from None
         except (EOFError, CodecError) as failure:
-            returncode = self.process.wait(timeout=10) if isinstance(failure, EOFError) else None
+            try:
+                returncode = (
+                    self.process.wait(timeout=10) if isinstance(failure, EOFError) else None
+                )
+            except subprocess.TimeoutExpired:  # its channel closed, the process did not end
+                failure, returncode = CodecError("the channel was closed"), None
             sandboxed = self.isolation == "namespaces"
             self.stop()
             if isinstance(failure, CodecError):
@@ -236,9 +264,12 @@ class Submission:
                 f"the process running your code died while {doing}:"
                 f" {_exit_reason(returncode, sandboxed)}." + self._printed(),
             )
-            if doing.startswith("importing") or doing.startswith("starting"):
+            if doing.startswith("importing"):
                 self.fatal = error
             raise error from None
+
+    def _checked(self, reply: Any, doing: str) -> dict:
+        """The reply, once it is known to be a message and to report no forbidden act."""
         if not isinstance(reply, dict):
             self.stop()
             raise StudentCodeError(
@@ -328,6 +359,14 @@ class Submission:
         except StudentCodeError as error:
             if error.kind == "model":
                 raise
+            if request["op"] == "measure" and error.kind == "exception":
+                # The judge ran only Keras' own layers, built as the student's model says.
+                raise StudentCodeError(
+                    "model",
+                    f"{what}: the model your code returned failed when the grader used it "
+                    f"({error.message.split(' raised ', 1)[-1][:300]}); check its input shape and "
+                    "layers against the docstring",
+                ) from None
             # The reference's or the judge's failure is the course's: details for the staff's log
             # only.
             print(f"course grader: the judge failed on {what}: {error.message}", file=sys.stderr)
@@ -396,6 +435,8 @@ class Submission:
             raise StudentCodeError(
                 "protocol", f"while running {what}, the grader received a malformed reply."
             )
+        if request["op"] == "call" and reply["value"] is None:
+            raise StudentCodeError("exception", f"{what} returned None: is a `return` missing?")
         return reply["value"]
 
     def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
