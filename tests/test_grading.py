@@ -23,41 +23,12 @@ from course.grading.runner import TestResult as Check
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "submissions"))
 import hostile  # noqa: E402
-
-# Small limits keep the tests fast; a call of the solutions takes well under 2 s even on a busy
-# machine.
-LIMITS = ["--call-timeout", "15", "--import-timeout", "20", "--wall-limit", "240"]
-
-
-def course(
-    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 1200
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "course", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from commands import LIMITS, course, live_commands  # noqa: E402
 
 
 def worker_processes(marker: str) -> list[str]:
-    """Command lines of live processes that mention `marker` (a grading run's folder)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        try:
-            command = (
-                Path(f"/proc/{pid}/cmdline")
-                .read_bytes()
-                .replace(b"\0", b" ")
-                .decode(errors="replace")
-            )
-        except OSError:
-            continue
-        if marker in command and "course.grading.worker" in command:
-            found.append(command)
-    return found
+    """Command lines of live workers that mention `marker` (a grading run's folder)."""
+    return live_commands(marker, "course.grading.worker")
 
 
 # -- reports, from made-up results (no grading) --------------------------------------------------

@@ -30,25 +30,12 @@ from course.grading.runner import _read_results, read_verdicts
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "submissions"))
 import hostile  # noqa: E402
+from commands import LIMITS, course, live_commands  # noqa: E402
 
-LIMITS = ["--call-timeout", "15", "--import-timeout", "20", "--wall-limit", "240"]
 NAMESPACES = "namespaces" in sandbox.available()
 needs_namespaces = pytest.mark.skipif(
     not NAMESPACES, reason="bubblewrap with user namespaces is not available"
 )
-
-
-def course(
-    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 1200
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "course", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 PLANTED = ("conftest.py", "sitecustomize.py", "HOSTILE_WAS_HERE")
@@ -100,20 +87,7 @@ def states(home: Path) -> dict[str, dict]:
 
 def survivors() -> list[str]:
     """Command lines of live processes that a hostile case started."""
-    found = []
-    for pid in os.listdir("/proc"):
-        try:
-            command = (
-                Path(f"/proc/{pid}/cmdline")
-                .read_bytes()
-                .replace(b"\0", b" ")
-                .decode(errors="replace")
-            )
-        except OSError:
-            continue
-        if hostile.MARKER in command and "pytest" not in command:
-            found.append(command)
-    return found
+    return [command for command in live_commands(hostile.MARKER) if "pytest" not in command]
 
 
 class Listener:
@@ -528,11 +502,6 @@ def test_a_complete_submission_fits_in_gradescopes_memory(tmp_path):
         t["output"][:200] for t in report["tests"] if t["status"] != "passed"
     ]
     assert "oom_kill 0" in oom or "oom_kill" not in oom, oom
-
-
-def test_course_check_runs_without_a_sandbox_where_there_is_none(monkeypatch):
-    monkeypatch.setattr(sandbox, "available", lambda: ["none"])
-    assert sandbox.choose("auto", allow_none=True) == "none"
 
 
 def test_probes_hold_no_answer():
