@@ -9,7 +9,9 @@ from __future__ import annotations
 import ast
 import re
 
-SOLUTIONS_PATH = re.compile(r"(^|[/\\])solutions([/\\]|$)")
+# A path into the solutions folder: "solutions/...", ".../solutions". The bare word is no
+# reference (an honest lab may name it in a list or a message); opening it is what matters.
+SOLUTIONS_PATH = re.compile(r"(^|[/\\])solutions[/\\]|[/\\]solutions$")
 
 
 def solution_references(source: str) -> list[str]:
