@@ -13,20 +13,22 @@ from pathlib import Path
 
 
 def release(args: argparse.Namespace) -> int:
+    from course.grading import expected
     from course.release import ReleaseError, stale_labs, write_labs
 
     try:
         if args.check:
-            stale = stale_labs()
+            stale = stale_labs() + expected.stale()
             if stale:
                 print(
-                    f"labs/ is not what solutions/ generates: {', '.join(stale)}; run 'course"
-                    " release' to regenerate it."
+                    f"labs/ and the public checks' data are not what solutions/ and the hidden"
+                    f" checks generate: {', '.join(stale)}; run 'course release' to regenerate"
+                    " them."
                 )
                 return 1
-            print("labs/ is up to date with solutions/.")
+            print("labs/ and the public checks' data are up to date.")
             return 0
-        for path in write_labs(force=args.force):
+        for path in write_labs(force=args.force) + expected.write():
             print(f"wrote {path}")
         return 0
     except ReleaseError as error:

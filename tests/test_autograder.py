@@ -74,3 +74,16 @@ def test_mutant_loses_points_on_its_exercise(graded_variants, lab, name, exercis
 def test_alternative_keeps_full_marks(graded_variants, lab, name, exercise):
     result = graded_variants[lab, name]
     assert result.tests and result.score == result.max_score, failures(result)
+
+
+def test_public_checks_alone_catch_most_mutants(graded_variants):
+    """Students get real feedback before they submit: at least 60% of the mutants already lose
+    points on the public checks, which `course check` runs."""
+    caught = [
+        name
+        for lab, name, _, _ in MUTANTS
+        if any(t.status != "passed" and not t.hidden for t in graded_variants[lab, name].tests)
+    ]
+    assert len(caught) >= 0.6 * len(MUTANTS), (
+        f"only {len(caught)} of {len(MUTANTS)} mutants lose points on the public checks"
+    )

@@ -433,9 +433,10 @@ def run(args, check: bool = False) -> int:
     out = sys.stdout
     try:
         if check:
-            folders = [ROOT / "labs"]
+            # labs/ where the student is, else the course's own (as `course grade labs`)
+            folders = [Path("labs").resolve() if Path("labs").is_dir() else ROOT / "labs"]
             if not folders[0].is_dir():
-                raise UsageError(f"there is no labs/ folder in {ROOT}")
+                raise UsageError(f"there is no labs/ folder here nor in {ROOT}")
             labs = resolve_labs([args.lab] if args.lab else None)
         else:
             folders = [resolve_folder(name) for name in args.submissions]

@@ -1,18 +1,21 @@
 """The autograder as a pytest plugin: points on markers, the student's lab as a fixture.
 
 A graded test module sets `LAB = "lab2"` and marks each test `@pytest.mark.grade("rotate",
-points=2)`; its docstring's first line says what it checks. The fixture `lab` is a `Submission`
-of that lab from `--impl` (solutions, labs, or a folder). With `--grade-results FILE` each test's
-outcome is written as a JSON line as soon as it is known, so a grading run cut short by its time
-limit loses nothing that was already graded; so is, at the end, what the lab's code printed.
+points=2)`; its docstring's first line says what it checks. A lab's checks are public
+(`test_lab2_rotation.py`: properties, and values shipped as data; students run them with `course
+check`) or hidden (`test_lab2_rotation_hidden.py`: the comparisons with references; only the staff
+have it, and `course check` leaves it out). The fixture `lab` is a `Submission` of that lab from
+`--impl` (solutions, labs, or a folder), one worker for both modules. With `--grade-results FILE`
+each test's outcome is written as a JSON line as soon as it is known, so a grading run cut short by
+its time limit loses nothing that was already graded; so is, at the end, what the lab's code
+printed.
 
 The student's worker runs in the sandbox that `--isolation` names (`course.grading.sandbox`).
-Beside it runs the module's judge, a trusted worker that never runs student code: it measures the
+Beside it runs the lab's judge, a trusted worker that never runs student code: it measures the
 models the student's probes return (`lab.probe(probe, ..., measure=...)`) and, where the reference
-solutions are installed, runs them for the fixture `reference`. Students get the course without
-`solutions/`: there tests that request `reference` are skipped as "checked at submission" and
-`course check` lists them. The two workers start side by side and share TensorFlow's pages: two
-fit in Gradescope's 768 MB (docs/grading.md).
+solutions are installed, runs them for the fixture `reference` (hidden checks only). The two
+workers start side by side and share TensorFlow's pages: two fit in Gradescope's 768 MB
+(docs/grading.md).
 """
 
 from __future__ import annotations
@@ -58,11 +61,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--solutions",
         default=str(ROOT / "solutions"),
         help="the reference solutions' folder (absent for students)",
-    )
-    group.addoption(
-        "--public-only",
-        action="store_true",
-        help="run the public checks only; hidden ones are listed as run at grading (course check)",
     )
     group.addoption(
         "--isolation",
@@ -116,6 +114,11 @@ def _emit(config: pytest.Config, record: dict) -> None:
         config._grade_results.write(json.dumps(record) + "\n")
 
 
+def is_hidden(module) -> bool:
+    """A hidden check module: `test_<lab module>_hidden.py`."""
+    return Path(module.__file__).stem.endswith("_hidden")
+
+
 def grade_info(item: pytest.Item) -> dict:
     """Lab, exercise, points and the check's title of a graded test."""
     marker = item.get_closest_marker("grade")
@@ -128,15 +131,20 @@ def grade_info(item: pytest.Item) -> dict:
         "points": float(marker.kwargs["points"]),
         "name": f"{lab}.{marker.args[0]}: {title}",
         "variant": _variant(item),
-        # Hidden: it runs only when the staff grade (it needs the reference, or says so).
-        "hidden": bool(marker.kwargs.get("hidden")) or "reference" in item.fixturenames,
+        "hidden": is_hidden(item.module),
     }
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     graded = [item for item in items if hasattr(getattr(item, "module", None), "LAB")]
     totals: dict[tuple[str, str, object], float] = {}
+    complete = {item.module.LAB for item in graded if is_hidden(item.module)}
     for item in graded:
+        if "reference" in item.fixturenames and not is_hidden(item.module):
+            raise pytest.UsageError(
+                f"{item.nodeid}: a public check cannot use the reference solutions; move it to"
+                " the lab's hidden module"
+            )
         marker = item.get_closest_marker("grade")
         if marker is None or len(marker.args) != 1 or "points" not in marker.kwargs:
             raise pytest.UsageError(
@@ -149,10 +157,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         key = (item.module.LAB, marker.args[0], _variant(item))
         totals[key] = totals.get(key, 0) + marker.kwargs["points"]
     for (lab, name, _), total in totals.items():
-        if total != registry.LABS[lab].exercise(name).points:
+        points = registry.LABS[lab].exercise(name).points
+        # Without the hidden module (the students' copy) the public checks hold part of them.
+        if total > points or (lab in complete and total != points):
             raise pytest.UsageError(
                 f"the checks of {lab}.{name} add up to {total:g} points, course/registry.py "
-                f"gives it {registry.LABS[lab].exercise(name).points}"
+                f"gives it {points}"
             )
     exercises, variants = set(config.getoption("--exercise")), _variants(config) or {}
 
@@ -181,18 +191,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 _INFO = pytest.StashKey[dict]()
-
-
-HIDDEN_AT_CHECK = "a hidden check: it runs when the course staff grade"
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if (
-        item.config.getoption("--public-only")
-        and _INFO in item.stash
-        and item.stash[_INFO]["hidden"]
-    ):
-        pytest.skip(HIDDEN_AT_CHECK)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -252,37 +250,53 @@ def _limits(config: pytest.Config) -> dict:
     }
 
 
+def _workers(config: pytest.Config) -> dict[tuple[str, str], Submission]:
+    """The running workers, by (role, lab): a lab's public and hidden modules share them."""
+    return config.stash.setdefault(_WORKERS, {})
+
+
+_WORKERS = pytest.StashKey[dict]()
+
+
 @pytest.fixture(scope="module")
-def judge(request: pytest.FixtureRequest):
+def judge(request: pytest.FixtureRequest) -> Submission:
     """The trusted worker of this module's `LAB`: measures the student's models and runs the
     reference solution where it is installed. It starts as soon as the student's lab has been
     imported, beside the student's worker (a lab that cannot be imported needs no judge)."""
-    config = request.config
-    solution_file = _solutions(config) / registry.LABS[request.module.LAB].file
-    handle = Submission(
-        solution_file if solution_file.is_file() else None,
-        isolation=config.getoption("--isolation"),
-        trusted=True,
-        readable=[AUTOGRADER, Path(request.module.__file__).parent],
-        **_limits(config),
-    )
-    yield handle
-    handle.stop()
+    config, lab_key = request.config, request.module.LAB
+    workers = _workers(config)
+    if ("judge", lab_key) not in workers:
+        solution_file = _solutions(config) / registry.LABS[lab_key].file
+        workers["judge", lab_key] = Submission(
+            solution_file if solution_file.is_file() else None,
+            isolation=config.getoption("--isolation"),
+            trusted=True,
+            readable=[AUTOGRADER, Path(request.module.__file__).parent],
+            **_limits(config),
+        )
+    return workers["judge", lab_key]
 
 
 @pytest.fixture(scope="module")
-def lab(request: pytest.FixtureRequest, judge: Submission):
+def lab(request: pytest.FixtureRequest, judge: Submission) -> Submission:
     """The graded implementation of this module's `LAB`, run in a sandboxed worker process."""
-    config = request.config
-    name = registry.LABS[request.module.LAB].module
+    config, lab_key = request.config, request.module.LAB
+    name = registry.LABS[lab_key].module
     variants = _variants(config)
     if variants:
-        yield _shared_variant_submission(
+        return _shared_variant_submission(
             request, Path(variants[request.param]["impl"]) / f"{name}.py", judge
         )
-        return
+    workers = _workers(config)
+    if ("lab", lab_key) not in workers:
+        workers["lab", lab_key] = _student_submission(request, judge)
+    return workers["lab", lab_key]
+
+
+def _student_submission(request: pytest.FixtureRequest, judge: Submission) -> Submission:
+    config = request.config
     folder = impl_dir(config.getoption("--impl"))
-    lab_file = folder / f"{name}.py"
+    lab_file = folder / registry.LABS[request.module.LAB].file
     submission = Submission(
         lab_file,
         isolation=config.getoption("--isolation"),
@@ -304,17 +318,24 @@ def lab(request: pytest.FixtureRequest, judge: Submission):
             submission.start()
         except StudentCodeError as error:
             submission.fatal = error
-    yield submission
-    submission.stop()
-    printed, text = submission.printed()
-    _emit(config, {"event": "printed", "lab": request.module.LAB, "bytes": printed, "text": text})
+    return submission
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stops every worker; reports what each student's lab printed."""
+    for (role, lab_key), worker in _workers(session.config).items():
+        worker.stop()
+        if role == "lab":
+            printed, text = worker.printed()
+            _emit(
+                session.config,
+                {"event": "printed", "lab": lab_key, "bytes": printed, "text": text},
+            )
 
 
 @pytest.fixture(scope="module")
-def reference(judge: Submission):
-    """The reference solution of this module's `LAB`, run by the judge. Where the solutions are
-    not installed (the students' copy of the course) every test that requests it is skipped as
-    "checked at submission"."""
+def reference(judge: Submission) -> Submission:
+    """The reference solution of this module's `LAB`, run by the judge (hidden checks only)."""
     if judge.lab_file is None:
         pytest.skip(CHECKED_AT_SUBMISSION)
     return judge
@@ -329,23 +350,18 @@ def _shared_variant_submission(
 ) -> Submission:
     """One worker for every variant of a lab: the variants are the course's own trusted
     fixtures."""
-    shared = request.config.stash.setdefault(_SHARED, {})
-    submission = shared.get(request.module.LAB)
+    workers = _workers(request.config)
+    submission = workers.get(("variants", request.module.LAB))
     if submission is None:
-        submission = shared[request.module.LAB] = Submission(
+        submission = workers["variants", request.module.LAB] = Submission(
             lab_file,
             judge=judge,
             exercises=_exercise_names(request),
             lab_key=request.module.LAB,
             **_limits(request.config),
         )
-        request.config.add_cleanup(submission.stop)
-    submission.judge = judge
     try:
         submission.retarget(lab_file)
     except StudentCodeError:
         pass  # every call repeats the import error
     return submission
-
-
-_SHARED = pytest.StashKey[dict]()

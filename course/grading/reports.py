@@ -91,21 +91,14 @@ def text_report(submission, verbose: bool = False, student: bool = False) -> str
     total = f"{submission.name}: {points(submission.score)}/{points(submission.max_score)}"
     summary = ""
     if student:
-        if skipped:
-            lines.append(
-                f"{plural(len(skipped), 'check')}"
-                f" ({plural(sum(t.max_score for t in skipped), 'point')})"
-                + (" is hidden or needs" if len(skipped) == 1 else " are hidden or need")
-                + " the reference solutions, and"
-                + (" runs" if len(skipped) == 1 else " run")
-                + " when you submit:"
-            )
-            lines += [f"  {test.number} {test.name}" for test in skipped]
+        hidden = sum(sum(hidden_points(lab).values()) for lab in submission.labs)
+        if hidden:
+            lines.append(f"hidden checks worth {plural(hidden, 'point')} run when the staff grade")
         ran = [test for test in submission.tests if test.status != "skipped"]
         passed = sum(test.status == "passed" for test in ran)
         total += " on the public checks"
         summary = f"public checks: {passed}/{len(ran)} passed; hidden checks run at grading"
-    elif skipped:
+    if skipped:
         total += (
             f" ({plural(len(skipped), 'check')} worth"
             f" {plural(sum(t.max_score for t in skipped), 'point')} could not run: they need the"
@@ -131,9 +124,11 @@ def _lab_rows(lab: LabResult, verbose: bool, student: bool) -> list[str]:
         score, top = sum(t.score for t in tests), sum(t.max_score for t in tests)
         ran_here = sum(t.max_score for t in tests if t.status != "skipped")
         shown = f"{points(score)}/{points(top)}"
+        hidden = hidden_points(lab).get(exercise, 0) if student else 0
         lines.append(
             f"  {lab.lab:<5} {exercise:<24} {shown:>9}"
             + (f"   ({points(top - ran_here)} checked at submission)" if top > ran_here else "")
+            + (f"   (+{points(hidden)} in hidden checks)" if hidden else "")
         )
         if not lab_wide:
             lines += _messages(tests, 8, student)
@@ -160,6 +155,21 @@ def _lab_rows(lab: LabResult, verbose: bool, student: bool) -> list[str]:
                 printed = printed[: PRINTED_LINES // 2] + ["..."] + printed[-PRINTED_LINES // 2 :]
             lines += [" " * 10 + line[: WIDTH - 10] for line in printed]
     return lines
+
+
+def hidden_points(lab: LabResult) -> dict[str, float]:
+    """Exercise -> the points of its checks that did not run here: the hidden checks, which the
+    students' copy does not have (the registry knows each exercise's points)."""
+    from course.registry import LABS
+
+    if lab.lab not in LABS:
+        return {}
+    missing = {}
+    for exercise in dict.fromkeys(test.exercise for test in lab.tests):
+        here = sum(test.max_score for test in lab.tests if test.exercise == exercise)
+        if LABS[lab.lab].exercise(exercise).points > here:
+            missing[exercise] = LABS[lab.lab].exercise(exercise).points - here
+    return missing
 
 
 def fix_first(lab: LabResult) -> list[str]:

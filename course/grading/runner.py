@@ -59,6 +59,16 @@ class LabResult:
         return sum(test.max_score for test in self.tests)
 
 
+def check_files(lab: str, public_only: bool = False) -> list[Path]:
+    """The autograder modules of `lab`: its public checks, then its hidden ones where they exist
+    (the staff's copy) and are wanted."""
+    module = registry.LABS[lab].module
+    files = [AUTOGRADER / f"test_{module}.py"]
+    if not public_only:
+        files.append(AUTOGRADER / f"test_{module}_hidden.py")
+    return [file for file in files if file.is_file()]
+
+
 def graded_labs() -> list[str]:
     """The labs that have autograder tests (`tests/autograder/test_<lab module>.py`)."""
     return [
@@ -72,7 +82,11 @@ VERDICTS_LIMIT = 16 << 20  # the verdict file of one lab: far more than any hone
 
 
 def _run_pytest(
-    labs: list[str], results: Path, *options: str, timeout: float | None = None
+    labs: list[str],
+    results: Path,
+    *options: str,
+    timeout: float | None = None,
+    public_only: bool = False,
 ) -> subprocess.CompletedProcess:
     """Runs the labs' autograder tests in a pytest child that writes its outcomes to `results`.
     On `timeout` the child's whole process group is killed (its workers die with it)."""
@@ -80,7 +94,7 @@ def _run_pytest(
         sys.executable,
         "-m",
         "pytest",
-        *[str(AUTOGRADER / f"test_{registry.LABS[lab].module}.py") for lab in labs],
+        *[str(file) for lab in labs for file in check_files(lab, public_only)],
         "--grade-results",
         str(results),
         *options,
@@ -181,10 +195,10 @@ def grade_lab(
                     "--import-timeout",
                     str(import_timeout),
                     f"--isolation={level}",
-                    *(["--public-only"] if public_only else []),
                     *([f"--solutions={solutions}"] if solutions is not None else []),
                     *[f"--exercise={exercise}" for exercise in exercises],
                     timeout=wall_limit,
+                    public_only=public_only,
                 )
             )
         except subprocess.TimeoutExpired:

@@ -157,6 +157,9 @@ def load_models(value: Any) -> Any:
 
 
 def load_module(path: str, name: str):
+    # A hidden check module imports its lab's public one, beside it.
+    if str(Path(path).parent) not in sys.path:
+        sys.path.append(str(Path(path).parent))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
