@@ -16,6 +16,8 @@ def release(args: argparse.Namespace) -> int:
     from course.grading import expected
     from course.release import ReleaseError, stale_labs, write_labs
 
+    if args.kind:
+        return _release_copy(args)
     try:
         if args.check:
             stale = stale_labs() + expected.stale()
@@ -34,6 +36,32 @@ def release(args: argparse.Namespace) -> int:
     except ReleaseError as error:
         print(f"course release: {error}", file=sys.stderr)
         return 2
+
+
+def _release_copy(args: argparse.Namespace) -> int:
+    from course.registry import RegistryError
+    from course.release import ReleaseError, gradescope_bundle, student_copy
+
+    if not args.path:
+        where = "DIR" if args.kind == "student" else "FILE.zip"
+        print(f"course release {args.kind}: give the {where} to write", file=sys.stderr)
+        return 2
+    try:
+        if args.kind == "student":
+            written = student_copy(Path(args.path))
+            print(
+                f"wrote the students' copy to {written}: push it as the class's template"
+                " repository (its README has the students' commands)"
+            )
+        else:
+            written = gradescope_bundle(Path(args.path), args.lab or [])
+            print(
+                f"wrote {written}: upload it as the assignment's autograder (docs/grading.md)"
+            )
+    except (ReleaseError, RegistryError) as error:
+        print(f"course release: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 # --- course experiment ---------------------------------------------------------------------------
@@ -292,7 +320,30 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = main.add_subparsers(dest="command", required=True)
 
-    rel = commands.add_parser("release", help="generate labs/ from solutions/")
+    rel = commands.add_parser(
+        "release",
+        help="generate labs/ from solutions/; or the students' copy, or the Gradescope bundle",
+        description=(
+            "course release: labs/ and the public checks' data, from solutions/ and the hidden"
+            " checks. course release student DIR: the students' copy (no solution, no hidden"
+            " check). course release gradescope FILE.zip: Gradescope's autograder bundle."
+        ),
+    )
+    rel.add_argument(
+        "kind",
+        nargs="?",
+        choices=("student", "gradescope"),
+        help="student: the students' copy in DIR; gradescope: the autograder bundle FILE.zip",
+    )
+    rel.add_argument("path", nargs="?", metavar="DIR|FILE.zip", help="where to write it")
+    rel.add_argument(
+        "--lab",
+        action="append",
+        help=(
+            "gradescope: the assignment's lab (repeatable); default: every lab a submission"
+            " holds"
+        ),
+    )
     rel.add_argument(
         "--check",
         action="store_true",

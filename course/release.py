@@ -246,3 +246,103 @@ def hints(exercise: str, labs: Path = ROOT / "labs") -> list[str]:
         ) from None
     except KeyError:
         raise ReleaseError(f"{path} has no hints for {exercise}; run `course release`") from None
+
+
+# --- the students' copy and the Gradescope bundle (`course release student|gradescope`) ----------
+
+TEMPLATES = ROOT / "release"
+
+
+def _public_files() -> dict[str, bytes]:
+    """Relative path -> content of what every copy of the course holds: the library, the stubs
+    and their hints, the public checks and their data, and what installs it."""
+    files = {
+        f"labs/{name}": text.encode() for name, text in expected_labs(ROOT / "solutions").items()
+    }
+    for path in sorted((ROOT / "course").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            files[str(path.relative_to(ROOT))] = path.read_bytes()
+    from course.grading import expected
+    from course.grading.runner import check_files, graded_labs
+
+    for lab in graded_labs():
+        for path in check_files(lab, public_only=True):
+            files[str(path.relative_to(ROOT))] = path.read_bytes()
+    for path, text in expected.expected_files().items():
+        files[str(path.relative_to(ROOT))] = text.encode()
+    for name in ("setup.cfg", "pyproject.toml", ".gitignore"):
+        files[name] = (ROOT / name).read_bytes()
+    return files
+
+
+def _write_tree(dest: Path, files: dict[str, bytes], executable: set[str] = frozenset()) -> Path:
+    """Writes `files` into a new folder `dest`, whole or not at all (a temporary folder beside it,
+    renamed when complete)."""
+    import shutil
+    import tempfile
+
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ReleaseError(f"{dest} exists and is not empty: give a new folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for name, data in files.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            path.chmod(0o755 if name in executable else 0o644)
+        tmp.chmod(0o755)
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def student_copy(dest: Path) -> Path:
+    """The students' copy in the new folder `dest`, ready to be the class's template repository:
+    labs, course library, public checks, a README with the students' commands and a GitHub
+    workflow that runs the public checks on every push. No solution, no hidden check, no
+    fixture."""
+    files = _public_files()
+    readme = (TEMPLATES / "student" / "README.md").read_text()
+    files["README.md"] = readme.replace("{labs}", registry.readme_table()).encode()
+    files[".github/workflows/check.yml"] = (TEMPLATES / "student" / "check.yml").read_bytes()
+    return _write_tree(Path(dest), files)
+
+
+def gradescope_bundle(zip_path: Path, labs: list[str] = ()) -> Path:
+    """Gradescope's autograder zip: `setup.sh` and `run_autograder` at its top, the course with its
+    solutions and hidden checks beside them (Gradescope unpacks it into /autograder/source).
+    `labs` are the assignment's (its maximum score is theirs, whatever a student hands in); none:
+    every lab a submission holds."""
+    import io
+    import zipfile
+
+    from course.grading.runner import check_files, graded_labs
+
+    zip_path = Path(zip_path)
+    if zip_path.suffix != ".zip":
+        raise ReleaseError(f"{zip_path}: Gradescope's autograder bundle is a .zip file")
+    files = _public_files()
+    for path in sorted((ROOT / "solutions").glob("lab*.py")):
+        files[f"solutions/{path.name}"] = path.read_bytes()
+    for lab in graded_labs():
+        for path in check_files(lab):
+            files[str(path.relative_to(ROOT))] = path.read_bytes()
+    files["README.md"] = (ROOT / "README.md").read_bytes()  # setup.cfg's long description
+    for name in ("setup.sh", "run_autograder"):
+        files[name] = (TEMPLATES / "gradescope" / name).read_bytes()
+    options = " ".join(f"--lab {registry.lab(name).key}" for name in labs)  # or RegistryError
+    script = files["run_autograder"].decode()
+    files["run_autograder"] = script.replace("LABS=()", f"LABS=({options})").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, data in sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(info, data)
+    return atomic_write(zip_path, buffer.getvalue())

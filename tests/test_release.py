@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -185,3 +186,24 @@ def test_readme_commands_are_the_ones_ci_runs():
     install, test = (line.split("#")[0].strip() for line in readme[first : first + 2])
     assert install.startswith("pip install") and install in ci
     assert test.startswith("python -m pytest") and test in ci
+
+
+@pytest.mark.parametrize(
+    "workflow",
+    [".github/workflows/grade-class.yml", "release/student/check.yml"],
+)
+def test_workflow_commands_are_the_course_command_lines(workflow):
+    """Every `course ...` line of the class's workflows is accepted by `course`'s own parser."""
+    import shlex
+
+    from course.cli import parser
+
+    lines = [
+        line.strip()
+        for line in (ROOT / workflow).read_text().splitlines()
+        if re.match(r"\s*course ", line)
+    ]
+    assert lines, f"{workflow} runs no course command"
+    for line in lines:
+        words = shlex.split(re.sub(r"\$\{\{[^}]*\}\}", "X", line.split("|")[0]))
+        parser().parse_args(words[1:])  # SystemExit on an unknown option

@@ -37,8 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("course grading")
     group.addoption(
         "--impl",
-        default="solutions",
-        help="the implementation graded: solutions, labs or a folder",
+        # The students' copy has no solutions/: there `pytest tests/autograder` checks labs/.
+        default="solutions" if (ROOT / "solutions").is_dir() else "labs",
+        help="the implementation graded: solutions, labs or a folder (default: solutions)",
     )
     group.addoption(
         "--grade-results",
