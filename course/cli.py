@@ -104,6 +104,7 @@ def experiment(args: argparse.Namespace) -> int:
         simclr_epochs=args.simclr_epochs,
         temperature=args.temperature,
         seed=args.seed,
+        strategy=args.strategy,
     )
     command = experiment_command(args.name, args.data, args.budget, args.impl, args.out, options)
     try:
@@ -239,6 +240,16 @@ def _add_experiment_parser(commands) -> None:
         "--temperature", type=float, default=0.5, help="NT-Xent temperature (default 0.5)"
     )
     exp.add_argument("--seed", type=int, default=0, help="base seed of every phase (default 0)")
+    exp.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multiworker"),
+        default="default",
+        help=(
+            "default: one device; mirrored: every GPU of this machine (its CPUs where it has"
+            " none); multiworker: the machines of TF_CONFIG. Batches stay global, split across"
+            " the replicas (docs/benchmarks.md)"
+        ),
+    )
     exp.set_defaults(run=experiment)
 
 

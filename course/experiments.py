@@ -215,6 +215,12 @@ class Options:
     simclr_epochs: overrides the budget's SimCLR pretraining epochs.
     temperature: NT-Xent's temperature (0.5, the paper's CIFAR-10 value).
     seed: the base of every seed.
+    strategy: "default" (one device), "mirrored" (`tf.distribute.MirroredStrategy` over every
+        GPU of the machine, or its logical CPUs where it has no GPU) or "multiworker"
+        (`MultiWorkerMirroredStrategy`, the machines of the TF_CONFIG environment variable).
+        Every batch size stays the global one, split across the replicas, so each update sees as
+        many examples as on one device and the learning rate stays the workshop's 1e-3
+        (docs/benchmarks.md, "More than one device").
     """
 
     rotation_batches: str = "groups"
@@ -227,6 +233,24 @@ class Options:
     simclr_epochs: int | None = None
     temperature: float = 0.5
     seed: int = 0
+    strategy: str = "default"
+
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def distribution_strategy(name: str):
+    """The `tf.distribute.Strategy` that `Options.strategy` names."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ExperimentError(f"strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
 
 
 def experiment_command(
@@ -271,6 +295,8 @@ def experiment_command(
         words += ["--temperature", str(options.temperature)]
     if options.seed != default.seed:
         words += ["--seed", str(options.seed)]
+    if options.strategy != default.strategy:
+        words += ["--strategy", options.strategy]
     return shlex.join(words)
 
 
@@ -515,6 +541,7 @@ class _Runner:
             "accuracy": round(float(result.best_accuracy), 2),
             "final_accuracy": round(float(result.final_accuracy), 2),
             "seconds": round(float(seconds), 1),
+            "seconds_per_epoch": round(float(result.seconds_per_epoch), 2),
             "epochs": int(epochs),
             "best_epoch": int(result.best_epoch),
         }
@@ -562,6 +589,7 @@ class _Runner:
             "accuracy": round(chance, 2),
             "final_accuracy": round(chance, 2),
             "seconds": 0.0,
+            "seconds_per_epoch": 0.0,
             "epochs": 0,
             "best_epoch": 0,
         }
@@ -666,7 +694,7 @@ class _Runner:
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def pretrain_rotation(self) -> _Pretrained:
-        from course.train import compile_classifier
+        from course.train import EpochTimer, compile_classifier
 
         seed = _set_seed(self.options, "rotation-pretraining")
         backbone = self.new_backbone()
@@ -693,8 +721,10 @@ class _Runner:
         else:
             steps = math.ceil(examples / self.budget.batch_size)
         compile_classifier(model, self.pretrain_schedule(steps * epochs))
-        start = time.perf_counter()
-        history = model.fit(dataset, epochs=epochs, shuffle=False, verbose=_keras_verbose())
+        start, timer = time.perf_counter(), EpochTimer()
+        history = model.fit(
+            dataset, epochs=epochs, shuffle=False, verbose=_keras_verbose(), callbacks=[timer]
+        )
         seconds = time.perf_counter() - start
         after = backbone.get_weights()
         if all(np.array_equal(a, b) for a, b in zip(before, after, strict=False)):
@@ -707,6 +737,7 @@ class _Runner:
         self.pretraining["rotation"] = {
             "epochs": epochs,
             "examples_per_epoch": examples,
+            "seconds_per_epoch": round(timer.median, 2),
             "batches": self.options.rotation_batches,
             "schedule": self.options.schedule,
             "head": self.options.rotation_head,
@@ -758,7 +789,7 @@ class _Runner:
         batch = min(self.budget.simclr_batch_size, len(images))
         steps = len(images) // batch
         optimizer = keras.optimizers.Adam(self.pretrain_schedule(steps * epochs))
-        step = tf.function(lab4.raw("contrastive_step"))
+        step = lab4.raw("contrastive_step")
         pixels = tf.convert_to_tensor(images)
         dataset = (
             tf.data.Dataset.range(len(images))
@@ -771,26 +802,32 @@ class _Runner:
             .prefetch(tf.data.AUTOTUNE)
         )
         temperature = float(self.options.temperature)
-        epoch_losses, step_losses = [], []
+        # One step per replica on its share of the batch (with the default strategy: the step),
+        # in one graph; the optimizer's variables exist before, mirrored like the model's.
+        strategy = tf.distribute.get_strategy()
+        batches = strategy.experimental_distribute_dataset(dataset)
+        optimizer.build(encoder.trainable_variables + head.trainable_variables)
+
+        @tf.function
+        def distributed_step(x, step_seed):
+            losses = strategy.run(step, args=(encoder, head, optimizer, x, step_seed, temperature))
+            return strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+
+        epoch_losses, step_losses, epoch_seconds = [], [], []
         start = time.perf_counter()
         for epoch in range(epochs):
+            epoch_start = time.perf_counter()
             progress = keras.utils.Progbar(steps, verbose=1 if sys.stdout.isatty() else 0)
             losses = []
-            for i, x in enumerate(dataset):
+            for i, x in enumerate(batches):
                 global_step = epoch * steps + i
                 with lab4.calling("contrastive_step"):
                     loss = float(
-                        step(
-                            encoder,
-                            head,
-                            optimizer,
-                            x,
-                            tf.constant([seed, global_step], tf.int64),
-                            temperature,
-                        )
+                        distributed_step(x, tf.constant([seed, global_step], tf.int64))
                     )
                 losses.append(loss)
                 progress.update(i + 1, [("loss", loss)])
+            epoch_seconds.append(time.perf_counter() - epoch_start)
             epoch_losses.append(float(np.mean(losses)))
             step_losses += losses
             self.log(
@@ -808,6 +845,8 @@ class _Runner:
             "epochs": epochs,
             "batch_size": batch,
             "steps_per_epoch": steps,
+            "examples_per_epoch": steps * batch,
+            "seconds_per_epoch": round(float(np.median(epoch_seconds)), 2),
             "temperature": temperature,
             "schedule": self.options.schedule,
             "loss": epoch_losses,
@@ -1050,6 +1089,10 @@ def run_experiment(
         )
     if options.schedule not in ("cosine", "constant"):
         raise ExperimentError(f"schedule must be 'cosine' or 'constant', got {options.schedule!r}")
+    if options.strategy not in STRATEGIES:
+        raise ExperimentError(
+            f"strategy must be one of {', '.join(STRATEGIES)}, got {options.strategy!r}"
+        )
     out = Path(out)
     source = data.source if isinstance(data, CIFAR10) else str(data)
     if command is None:
@@ -1070,9 +1113,12 @@ def run_experiment(
     _preflight(labs, rows, options)
     out.mkdir(parents=True, exist_ok=True)
 
+    strategy = distribution_strategy(options.strategy)
+    log(f"strategy: {options.strategy}, {strategy.num_replicas_in_sync} replica(s)")
     runner = _Runner(split, budget, labs, options, out, log)
-    for method in rows:
-        runner.run(method)
+    with strategy.scope():  # every model, optimizer and fit of the rows
+        for method in rows:
+            runner.run(method)
 
     from course import plots
 
@@ -1117,6 +1163,7 @@ def run_experiment(
         "command": command,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine_description(),
+        "replicas": strategy.num_replicas_in_sync,
         "wall_seconds": round(wall, 1),
         "budget_details": dataclasses.asdict(budget),
         "options": {

@@ -8,6 +8,7 @@ last epoch's too, since picking the best epoch on the test split flatters every 
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import time
 
 import keras
@@ -22,18 +23,47 @@ class TrainResult:
     history: "loss", "accuracy", "val_loss", "val_accuracy", one float per epoch (accuracies as
         fractions, as Keras reports them; "val_" is the test split).
     seconds: wall-clock time of training and evaluation.
+    seconds_per_epoch: the median wall time of one epoch's training, evaluation excluded.
     """
 
     best_accuracy: float
     final_accuracy: float
     history: dict[str, list[float]]
     seconds: float
+    seconds_per_epoch: float
 
     @property
     def best_epoch(self) -> int:
         """The epoch (counted from 1) with the best test accuracy; the first one on ties."""
         accuracy = self.history["val_accuracy"]
         return accuracy.index(max(accuracy)) + 1
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """The wall time of each epoch's training, up to its evaluation on the validation data."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start: float | None = None
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs=None) -> None:
+        self._stop()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._start is not None:  # evaluation outside fit has no epoch to stop
+            self.seconds.append(time.perf_counter() - self._start)
+            self._start = None
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.seconds)) if self.seconds else 0.0
 
 
 def compile_classifier(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
@@ -63,10 +93,15 @@ def fit_and_evaluate(
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    start = time.perf_counter()
+    start, timer = time.perf_counter(), EpochTimer()
     # shuffle=False: a tf.data pipeline shuffles itself (Keras would only warn that it can't).
     history = model.fit(
-        train_ds, validation_data=test_ds, epochs=epochs, shuffle=False, verbose=verbose
+        train_ds,
+        validation_data=test_ds,
+        epochs=epochs,
+        shuffle=False,
+        verbose=verbose,
+        callbacks=[timer],
     )
     seconds = time.perf_counter() - start
     keys = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -83,4 +118,5 @@ def fit_and_evaluate(
         final_accuracy=100 * accuracy[-1],
         history=curves,
         seconds=seconds,
+        seconds_per_epoch=timer.median,
     )

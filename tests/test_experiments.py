@@ -44,6 +44,7 @@ ROW_KEYS = {
     "accuracy",
     "final_accuracy",
     "seconds",
+    "seconds_per_epoch",
 }
 METHODS = set(DESCRIPTIONS)
 
@@ -97,6 +98,9 @@ def check_results_json(results: dict, name: str) -> None:
         assert 0.0 <= row["final_accuracy"] <= 100.0 and 0.0 <= row["accuracy"] <= 100.0
         assert row["final_accuracy"] <= row["accuracy"] + 1e-9  # the best epoch is the best
         assert row["seconds"] >= 0
+        # An epoch's training alone, within the row's training and evaluation.
+        assert 0 <= row["seconds_per_epoch"] <= row["seconds"]
+        assert (row["seconds_per_epoch"] > 0) == (row["method"] != "random")
 
 
 # --- one tiny run of every row ------------------------------------------------------------------
@@ -499,3 +503,46 @@ def test_the_tfds_source_fails_fast_and_cleanly_offline(tmp_path):
     assert "--data PATH" in result.stderr and "cannot be reached" in result.stderr
     assert "I0000" not in result.stderr and "E0000" not in result.stderr, result.stderr[:500]
     assert not (home / "tensorflow_datasets").exists()
+
+
+# --- more than one device -----------------------------------------------------------------------
+
+TWO_CPUS = """
+import json, sys
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, sys.argv[1])
+from test_experiments import tiny_cifar10
+from course.experiments import TEST_BUDGET, Options, run_experiment
+
+results = run_experiment(
+    "simclr", data=tiny_cifar10(), budget=TEST_BUDGET, out=sys.argv[2],
+    options=Options(strategy="mirrored"), log=lambda message: None,
+)
+print(json.dumps(results))
+"""
+
+
+def test_mirrored_strategy_on_two_devices_trains_and_reports_like_the_default(tmp_path, all_run):
+    """A quick experiment under MirroredStrategy on two logical CPUs: every phase (Keras' fit and
+    SimCLR's loop of the lab's contrastive_step) runs on both replicas and reports as on one."""
+    child = subprocess.run(
+        [sys.executable, "-c", TWO_CPUS, str(Path(__file__).parent), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    results = json.loads(child.stdout.strip().splitlines()[-1])
+    check_results_json(results, "simclr")
+    assert results["replicas"] == 2 and results["options"]["strategy"] == "mirrored"
+    assert "--strategy mirrored" in results["command"]
+    default = {row["method"]: row for row in all_run[0]["rows"]}
+    for row in results["rows"]:
+        assert set(row) == set(default[row["method"]])
+        assert (row["seconds_per_epoch"] > 0) == (row["method"] != "random")
+    assert results["pretraining"]["simclr"]["loss"][0] > 0
+    assert (tmp_path / "results.md").is_file()
