@@ -56,8 +56,6 @@ import numpy as np
 from course import registry
 from course.data import (
     CIFAR10,
-    CIFAR10_MEAN,
-    CIFAR10_STD,
     CLASS_NAMES,
     load_cifar10,
     workshop_split,
@@ -775,11 +773,16 @@ class _Runner:
         backbone = self.new_backbone()
         before = [w.copy() for w in backbone.get_weights()]
         # contrastive_step feeds augmented float images in [0, 1]; the backbone expects images
-        # standardized like lab 1's pipeline does, so the encoder standardizes first.
+        # standardized like lab 1's pipeline does, so the encoder first applies lab 1's own
+        # standardize (a student's bug there shows here too).
+        standardize = self.labs["lab1"].raw("standardize")
+
+        class Standardize(keras.layers.Layer):
+            def call(self, images):
+                return standardize(images)
+
         inputs = keras.Input(self.split.unlabelled_images.shape[1:])
-        standardized = keras.layers.Normalization(mean=CIFAR10_MEAN, variance=CIFAR10_STD**2)(
-            inputs
-        )
+        standardized = Standardize(name="lab1_standardize")(inputs)
         encoder = keras.Model(inputs, backbone(standardized), name="simclr_encoder")
         self.configure(encoder)
         head = lab4.build_projection_head(int(backbone.output_shape[-1]))

@@ -253,15 +253,32 @@ def hints(exercise: str, labs: Path = ROOT / "labs") -> list[str]:
 TEMPLATES = ROOT / "release"
 
 
+def _library_files() -> list[Path]:
+    """The files of `course/`: those git tracks, in a checkout (an instructor's stray file stays
+    out of the class's copies), else every file but bytecode."""
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "course"], cwd=ROOT, capture_output=True, text=True
+    )
+    if listed.returncode == 0 and listed.stdout:
+        names = sorted(name for name in listed.stdout.split("\0") if name)
+        return [ROOT / name for name in names if (ROOT / name).is_file()]
+    return [
+        path
+        for path in sorted((ROOT / "course").rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    ]
+
+
 def _public_files() -> dict[str, bytes]:
     """Relative path -> content of what every copy of the course holds: the library, the stubs
     and their hints, the public checks and their data, and what installs it."""
     files = {
         f"labs/{name}": text.encode() for name, text in expected_labs(ROOT / "solutions").items()
     }
-    for path in sorted((ROOT / "course").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            files[str(path.relative_to(ROOT))] = path.read_bytes()
+    for path in _library_files():
+        files[str(path.relative_to(ROOT))] = path.read_bytes()
     from course.grading import expected
     from course.grading.runner import check_files, graded_labs
 
@@ -319,6 +336,7 @@ def gradescope_bundle(zip_path: Path, labs: list[str] = ()) -> Path:
     `labs` are the assignment's (its maximum score is theirs, whatever a student hands in); none:
     every lab a submission holds."""
     import io
+    import stat
     import zipfile
 
     from course.grading.runner import check_files, graded_labs
@@ -342,7 +360,8 @@ def gradescope_bundle(zip_path: Path, labs: list[str] = ()) -> Path:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name, data in sorted(files.items()):
             info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644) << 16
+            mode = 0o755 if name in ("setup.sh", "run_autograder") else 0o644
+            info.external_attr = (stat.S_IFREG | mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, data)
     return atomic_write(zip_path, buffer.getvalue())

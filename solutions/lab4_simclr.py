@@ -296,10 +296,10 @@ def random_grayscale(images, seed, p=0.2):
     # HINT 1: Each image tosses its own coin: with probability p it becomes its luma (0.299 R +
     # HINT 1: 0.587 G + 0.114 B) copied onto all three channels, otherwise it stays as it is. Watch
     # HINT 1: out: one coin per image, not per pixel, and the output keeps three channels.
-    # HINT 2: tf.random.stateless_uniform([B], as_seed(seed)) < p gives the coins.
-    # HINT 2: tf.reduce_sum(images * LUMA_WEIGHTS, axis=-1, keepdims=True) is the luma
-    # HINT 2: (tf.image.rgb_to_grayscale is fine too); tf.broadcast_to or tf.tile gives it three
-    # HINT 2: channels; _where_per_image(coin, gray, images) or tf.where picks per image.
+    # HINT 2: tf.random.stateless_uniform (one number per image, from as_seed(seed)) against p
+    # HINT 2: for the coins; LUMA_WEIGHTS and tf.reduce_sum over the channel axis, keeping it (or
+    # HINT 2: tf.image.rgb_to_grayscale); tf.broadcast_to or tf.tile for three channels;
+    # HINT 2: _where_per_image or tf.where to choose per image.
     # HINT 3: Compute the luma with keepdims, so it is [B, H, W, 1], and broadcast it to the
     # HINT 3: images' shape. Draw one uniform number per image from as_seed(seed) and compare it
     # HINT 3: with p. Return, per image, the gray version where the coin is true and the original
@@ -425,10 +425,10 @@ def nt_xent_loss(z1, z2, temperature=0.5):
     # HINT 1: Score every pair of the 2B embeddings by cosine similarity over the temperature.
     # HINT 1: Each anchor picks its partner (the other view of its image) out of the others,
     # HINT 1: itself left out; average the 2B losses. Watch out: stay finite for any nonzero rows.
-    # HINT 2: _l2_normalize (safe for any length); tf.concat; tf.matmul(a, b, transpose_b=True);
-    # HINT 2: tf.linalg.set_diag(logits, tf.fill([2B], -math.inf)) drops self-pairs; tf.reduce_mean
-    # HINT 2: of tf.nn.sparse_softmax_cross_entropy_with_logits(labels=..., logits=...), stable
-    # HINT 2: even with -inf.
+    # HINT 2: _l2_normalize (safe for any length); tf.concat; tf.matmul and its transpose_b;
+    # HINT 2: tf.linalg.set_diag with -math.inf to drop the self-pairs;
+    # HINT 2: tf.nn.sparse_softmax_cross_entropy_with_logits (stable even with -inf);
+    # HINT 2: tf.reduce_mean.
     # HINT 3: Normalise z1 and z2 with _l2_normalize and concatenate them into z [2B, D]. Multiply
     # HINT 3: z by its transpose and divide by the temperature (as float32) for logits [2B, 2B].
     # HINT 3: Set the diagonal to -inf. The partner of row i is row (i + B) mod 2B: the labels are
@@ -475,10 +475,9 @@ def contrastive_step(encoder, head, optimizer, images, seed, temperature=0.5):
     # HINT 1: Make two views of every image with different seeds, pass both through the encoder and
     # HINT 1: the head in training mode, compute the contrastive loss, and update both models with
     # HINT 1: its gradients. Return this step's loss, from before the update.
-    # HINT 2: split_seed(seed, 2) gives the two seeds for augment; tf.GradientTape records the
-    # HINT 2: forward pass; call the models with training=True; tf.split(z, 2, axis=0) halves a
-    # HINT 2: batch; tape.gradient(loss, variables) and optimizer.apply_gradients(zip(gradients,
-    # HINT 2: variables)), with the trainable_variables of the encoder and of the head.
+    # HINT 2: split_seed for the two views' seeds; tf.GradientTape around the forward pass; the
+    # HINT 2: models called with training=True; tf.split to halve a batch; tape.gradient and
+    # HINT 2: optimizer.apply_gradients, over the trainable_variables of the encoder and the head.
     # HINT 3: Split the seed in two and concatenate the two augmented views along axis 0, one batch
     # HINT 3: of 2B (so BatchNormalization shares statistics). Inside a GradientTape, run the
     # HINT 3: encoder, then the head, on the views with training=True, split the embeddings into

@@ -322,16 +322,34 @@ def _student_submission(request: pytest.FixtureRequest, judge: Submission) -> Su
     return submission
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After a lab's last check (its hidden module follows its public one), its workers stop."""
+    lab_key = getattr(getattr(item, "module", None), "LAB", None)
+    if lab_key and lab_key != getattr(getattr(nextitem, "module", None), "LAB", None):
+        _stop_workers(item.config, lab_key)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stops every worker; reports what each student's lab printed."""
-    for (role, lab_key), worker in _workers(session.config).items():
-        worker.stop()
-        if role == "lab":
-            printed, text = worker.printed()
-            _emit(
-                session.config,
-                {"event": "printed", "lab": lab_key, "bytes": printed, "text": text},
-            )
+    """Stops the workers still running (a run cut short)."""
+    for lab_key in {lab_key for _, lab_key in _workers(session.config)}:
+        _stop_workers(session.config, lab_key)
+
+
+def _stop_workers(config: pytest.Config, lab_key: str) -> None:
+    """Stops the workers of `lab_key`, each whatever the others do; reports what the student's
+    lab printed."""
+    workers = _workers(config)
+    for role in ("lab", "variants", "judge"):
+        worker = workers.pop((role, lab_key), None)
+        if worker is None:
+            continue
+        try:
+            worker.stop()
+        finally:
+            if role == "lab":
+                printed, text = worker.printed()
+                _emit(config, {"event": "printed", "lab": lab_key, "bytes": printed, "text": text})
 
 
 @pytest.fixture(scope="module")

@@ -235,14 +235,25 @@ def isolation_words(level: str) -> str:
     return describe(level) if level in LEVELS else level
 
 
+def _shown(tests: list[TestResult]) -> str:
+    """Points of the public checks, and of the hidden ones only as a maximum: Gradescope shows
+    this text at once, the hidden checks' outcomes only once the grades are published."""
+    public = [test for test in tests if not test.hidden]
+    hidden = sum(test.max_score for test in tests if test.hidden)
+    shown = f"{points(sum(t.score for t in public))}/{points(sum(t.max_score for t in public))}"
+    if not hidden:
+        return shown
+    return f"{shown} on the public checks; hidden checks worth {points(hidden)}, published later"
+
+
 def summary_text(submission) -> str:
     """Gradescope's top-level `output`: the total, each lab's points, problems and printed
     output."""
-    lines = [f"Total: {points(submission.score)}/{points(submission.max_score)}"]
+    lines = [f"Total: {_shown(submission.tests)}"]
     lines += [f"Note: {note}" for note in submission.notes]
     lines.append(f"Isolation: {isolation_words(submission.isolation)}")
     for lab in submission.labs:
-        lines.append(f"{lab.lab}: {points(lab.score)}/{points(lab.max_score)}")
+        lines.append(f"{lab.lab}: {_shown(lab.tests)}")
         lines += [f"  Problem: {problem}" for problem in _problems(lab)]
         lines += [f"  Advice: {advice}" for advice in fix_first(lab)]
         if lab.printed_bytes:

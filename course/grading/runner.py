@@ -63,10 +63,15 @@ def check_files(lab: str, public_only: bool = False) -> list[Path]:
     """The autograder modules of `lab`: its public checks, then its hidden ones where they exist
     (the staff's copy) and are wanted."""
     module = registry.LABS[lab].module
-    files = [AUTOGRADER / f"test_{module}.py"]
-    if not public_only:
-        files.append(AUTOGRADER / f"test_{module}_hidden.py")
-    return [file for file in files if file.is_file()]
+    public, hidden = AUTOGRADER / f"test_{module}.py", AUTOGRADER / f"test_{module}_hidden.py"
+    if public_only or not hidden.is_file():
+        # The students' copy has no hidden checks; the staff's, with solutions/, must have them.
+        if not public_only and (ROOT / "solutions").is_dir():
+            raise CollectionError(
+                f"{hidden} is missing: the staff grade {lab} with its hidden checks"
+            )
+        return [public]
+    return [public, hidden]
 
 
 def graded_labs() -> list[str]:

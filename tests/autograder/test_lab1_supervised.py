@@ -75,7 +75,7 @@ def check_dataset(result):
     )
 
 
-@pytest.mark.grade("make_pipeline", points=2)
+@pytest.mark.grade("make_pipeline", points=1)
 def test_pipeline_eval_order(lab):
     """training=False: original order, standardized, every example once, last batch smaller"""
     result = lab.probe(probe_pipeline, IMAGES, LABELS, 4, False, 0)

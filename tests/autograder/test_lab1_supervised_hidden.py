@@ -1,7 +1,8 @@
 """Autograder for lab 1, the hidden checks: they run only when the staff grade.
 
 They compare with references (the workshop's network, the standardization formula on images no
-student has seen), and `expected_values()` computes from those references the data that the public
+student has seen, float images among them, which the public data's table of uint8 levels does
+not cover), and `expected_values()` computes from those references the data that the public
 checks (`test_lab1_supervised.py`) compare with.
 """
 
@@ -10,16 +11,20 @@ import pytest
 
 from course.data import CIFAR10_MEAN, CIFAR10_STD
 from course.grading.codec import AsTensor
-from course.grading.probes.lab1 import probe_backbone
+from course.grading.probes.lab1 import probe_backbone, probe_pipeline
 
 LAB = "lab1"
 
 # Unseen by students: the public checks use other images.
-UNSEEN = np.random.default_rng(1001).integers(0, 256, size=(7, 24, 20, 3), dtype=np.uint8)
+_rng = np.random.default_rng(1001)
+UNSEEN = _rng.integers(0, 256, size=(7, 24, 20, 3), dtype=np.uint8)
+UNSEEN_FLOATS = _rng.random((6, 32, 32, 3), dtype=np.float32)  # no multiples of 1/255
 
 
-def expected_standardized(images_uint8: np.ndarray) -> np.ndarray:
-    return (images_uint8.astype(np.float64) / 255.0 - CIFAR10_MEAN) / CIFAR10_STD
+def expected_standardized(images: np.ndarray) -> np.ndarray:
+    """The formula: uint8 images scaled by 1/255, float ones taken as in [0, 1]."""
+    scaled = images / 255.0 if images.dtype == np.uint8 else images.astype(np.float64)
+    return (scaled - CIFAR10_MEAN) / CIFAR10_STD
 
 
 def expected_values() -> dict[str, np.ndarray]:
@@ -49,6 +54,26 @@ def test_standardize_tensor_and_single_image(lab):
     assert np.abs(single - expected_standardized(UNSEEN[3])).max() < 1e-4, (
         "a single image gave other values"
     )
+    floats = lab.standardize(UNSEEN_FLOATS)
+    assert np.abs(np.asarray(floats) - expected_standardized(UNSEEN_FLOATS)).max() < 1e-4, (
+        "float images in [0, 1] gave other values than (x - CIFAR10_MEAN) / CIFAR10_STD"
+    )
+
+
+# -- make_pipeline
+# ---------------------------------------------------------------------------------
+
+
+@pytest.mark.grade("make_pipeline", points=1)
+def test_pipeline_unseen_float_images(lab):
+    """training=False on float images: standardized as they are, in order, every one once"""
+    labels = np.arange(len(UNSEEN_FLOATS), dtype=np.int64)
+    result = lab.probe(probe_pipeline, UNSEEN_FLOATS, labels, 4, False, 0)
+    assert result["type"] == "Dataset", f"make_pipeline returned a {result['type']}"
+    epoch = result["epochs"][0]
+    assert np.array_equal(epoch["labels"], labels), "the labels lost their order"
+    worst = np.abs(epoch["images"] - expected_standardized(UNSEEN_FLOATS)).max()
+    assert worst < 1e-4, f"float images were not standardized as they are (off by {worst:.3g})"
 
 
 # -- build_backbone

@@ -204,7 +204,7 @@ def check_pair(result):
     return x, y
 
 
-@pytest.mark.grade("rotation_batch", points=3)
+@pytest.mark.grade("rotation_batch", points=2)
 def test_rotation_batch_every_rotation(lab):
     """every image in all four rotations exactly once, each labelled with its k (any order)"""
     x, y = check_pair(lab.rotation_batch(IMAGES))
@@ -298,7 +298,7 @@ CHI2_SEEDS = 400
 CHI2_LIMIT = 16.27
 
 
-@pytest.mark.grade("random_rotation", points=2)
+@pytest.mark.grade("random_rotation", points=1)
 def test_random_rotation_uniform(lab):
     """k is uniform on {0, 1, 2, 3} over 400 seeds (a chi-square test)"""
     result = lab.probe(probe_k_counts, ONE_IMAGE, CHI2_SEEDS, timeout=120)
@@ -403,7 +403,7 @@ def dataset_epochs(lab, images, batch_size, seed, epochs):
     return [epoch_of(batches) for batches in result["epochs"]]
 
 
-@pytest.mark.grade("make_rotation_dataset", points=2)
+@pytest.mark.grade("make_rotation_dataset", points=1)
 def test_dataset_every_rotation_once(lab):
     """each epoch holds every image in all four rotations exactly once, labelled with its k"""
     n = len(POOL)
