@@ -141,19 +141,29 @@ def unique_names(folders: list[Path]) -> list[str]:
     return unique
 
 
+def _holds(folder: Path, module: str) -> Path | None:
+    """`module`.py in `folder`, else `module`.ipynb (a notebook submission), else None."""
+    for name in (f"{module}.py", f"{module}.ipynb"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
 def locate(folder: Path, module: str) -> tuple[Path | None, str]:
-    """The folder that holds `module`.py in a submission: its top level, or else the one subfolder
-    (a few levels down) that holds it, as when a student uploads a zip of a folder. And a note."""
-    if (folder / f"{module}.py").is_file():
+    """The folder that holds `module`.py (or its notebook, `module`.ipynb) in a submission: its
+    top level, or else the one subfolder (a few levels down) that holds it, as when a student
+    uploads a zip of a folder. And a note."""
+    if _holds(folder, module):
         return folder, ""
     found, level = [], [folder]
     for _ in range(SEARCH_DEPTH):
         level = [sub for parent in level[:200] for sub in _subfolders(parent)]
-        found += [sub / f"{module}.py" for sub in level if (sub / f"{module}.py").is_file()]
+        found += [path for path in map(lambda sub: _holds(sub, module), level) if path]
     if len(found) == 1:
         return (
             found[0].parent,
-            f"{module}.py was graded from {printable(str(found[0].parent.relative_to(folder)))}/",
+            f"{found[0].name} was graded from"
+            f" {printable(str(found[0].parent.relative_to(folder)))}/",
         )
     if len(found) > 1:
         where = ", ".join(printable(str(path.relative_to(folder))) for path in found[:4])

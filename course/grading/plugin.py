@@ -21,11 +21,14 @@ workers start side by side and share TensorFlow's pages: two fit in Gradescope's
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from course import ROOT, registry
+from course.grading.notebooks import NotebookError, notebook_source
 from course.grading.scan import solution_references
 from course.grading.submission import StudentCodeError, Submission
 from course.impl import impl_dir
@@ -297,7 +300,7 @@ def lab(request: pytest.FixtureRequest, judge: Submission) -> Submission:
 def _student_submission(request: pytest.FixtureRequest, judge: Submission) -> Submission:
     config = request.config
     folder = impl_dir(config.getoption("--impl"))
-    lab_file = folder / registry.LABS[request.module.LAB].file
+    lab_file, problem = _lab_file(config, folder / registry.LABS[request.module.LAB].file)
     submission = Submission(
         lab_file,
         isolation=config.getoption("--isolation"),
@@ -306,7 +309,9 @@ def _student_submission(request: pytest.FixtureRequest, judge: Submission) -> Su
         lab_key=request.module.LAB,
         **_limits(config),
     )
-    if lab_file.is_file() and folder != _solutions(config):
+    if problem:
+        submission.fatal = StudentCodeError("missing_file", problem)
+    elif lab_file.is_file() and folder != _solutions(config):
         references = solution_references(lab_file.read_text(errors="replace"))
         if references:
             submission.fatal = StudentCodeError(
@@ -328,6 +333,31 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     lab_key = getattr(getattr(item, "module", None), "LAB", None)
     if lab_key and lab_key != getattr(getattr(nextitem, "module", None), "LAB", None):
         _stop_workers(item.config, lab_key)
+
+
+def _lab_file(config: pytest.Config, lab_file: Path) -> tuple[Path, str]:
+    """The file to grade for `lab_file` (labN_name.py), and what is wrong with the submission's
+    form: its notebook, labN_name.ipynb, where there is one instead of the .py, written out as the
+    .py it grades as (`course.grading.notebooks`), in a folder of its own that the run removes."""
+    notebook = lab_file.with_suffix(".ipynb")
+    if not notebook.is_file():
+        return lab_file, ""
+    if lab_file.is_file():
+        return lab_file, (
+            f"both {lab_file.name} and {notebook.name} are in the submission: hand in one of them"
+        )
+    try:
+        source = notebook_source(notebook)
+    except NotebookError as error:
+        return lab_file, str(error)
+    # World-readable, as the sandbox's scratch is: a worker as uid 65534 must read it.
+    folder = Path(tempfile.mkdtemp(prefix="course-notebook-", dir="/tmp"))
+    folder.chmod(0o755)
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    converted = folder / lab_file.name
+    converted.write_text(source)
+    converted.chmod(0o644)
+    return converted, ""
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -1,0 +1,51 @@
+"""Notebook submissions: a lab handed in as `labN_<name>.ipynb` instead of the `.py`.
+
+It is graded from its code cells in order (the contract, "Notebook submissions"): lines that start
+with `%` or `!` (IPython magics, shell escapes) are dropped, and cells tagged `demo` (cell
+metadata `tags`) are skipped, so that a notebook grades exactly as the same code in a `.py`. The
+notebook is read as untrusted JSON; nothing of it runs here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MAX_BYTES = 50 << 20  # a lab's notebook with its outputs; far more than any honest one
+
+
+class NotebookError(ValueError):
+    """A notebook that cannot be graded; the message names the problem and the fix."""
+
+
+def notebook_source(path: Path) -> str:
+    """The Python source of the notebook at `path`: its code cells, in order, joined."""
+    name = path.name
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise NotebookError(f"{name} is larger than {MAX_BYTES >> 20} MB: clear its outputs")
+        notebook = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError) as error:
+        raise NotebookError(f"{name} cannot be read ({error})") from None
+    except ValueError as error:
+        raise NotebookError(
+            f"{name} is not a valid notebook ({error}): save it again from Jupyter or Colab"
+        ) from None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        raise NotebookError(f"{name} is not a notebook: it has no list of cells")
+    sources = []
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        metadata = cell.get("metadata")
+        tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
+        if isinstance(tags, list) and "demo" in tags:
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        kept = [line for line in text.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        sources.append("\n".join(kept))
+    if not any(source.strip() for source in sources):
+        raise NotebookError(f"{name} has no code cells: write the lab's functions in code cells")
+    return "\n\n".join(sources) + "\n"

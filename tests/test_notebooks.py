@@ -1,0 +1,126 @@
+"""Notebook submissions (the contract, "Notebook submissions"): a lab handed in as
+`labN_<name>.ipynb` grades exactly as the same code in a `.py`; a notebook that cannot be graded
+costs only its lab, with a message that names the problem."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+
+import pytest
+from commands import LIMITS, course
+from mutation import replace_function, variants
+
+from course import ROOT, registry
+from course.grading.notebooks import NotebookError, notebook_source
+
+
+def as_notebook(source: str) -> dict:
+    """`source` as a student's notebook: a cell per top-level statement, with a magic and a shell
+    escape among them and a `demo` cell that would fail if it ran."""
+    lines = source.splitlines(keepends=True)
+    starts = [
+        min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
+        for node in ast.parse(source).body
+    ]
+    bounds = zip([0, *starts[1:]], [*starts[1:], len(lines)], strict=True)
+    chunks = ["".join(lines[start:end]) for start, end in bounds]
+
+    def code(text: str, tags: tuple[str, ...] = ()) -> dict:
+        return {
+            "cell_type": "code",
+            "metadata": {"tags": list(tags)},
+            "source": text.splitlines(keepends=True),
+            "outputs": [],
+            "execution_count": None,
+        }
+
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# My lab"]}]
+    cells += [code("%matplotlib inline\n")] + [code(chunk) for chunk in chunks]
+    cells += [code("!pip list\n"), code("raise SystemExit('a demo cell ran')\n", ("demo",))]
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def write_notebook(path, source: str) -> None:
+    path.write_text(json.dumps(as_notebook(source)))
+
+
+def lab_sources():
+    """(lab, name, source) of the solutions and of every mutant and alternative."""
+    for lab in registry.LABS:
+        path = ROOT / "solutions" / registry.LABS[lab].file
+        if path.is_file():
+            yield lab, "solutions", path.read_text()
+    for kind in ("mutants", "alternatives"):
+        for lab, name, exercise, code in variants(kind):
+            solution = (ROOT / "solutions" / registry.LABS[lab].file).read_text()
+            yield lab, name, replace_function(solution, exercise, code)
+
+
+@pytest.mark.parametrize("lab, name, source", list(lab_sources()), ids=lambda v: str(v)[:40])
+def test_a_notebook_is_graded_as_the_same_code(tmp_path, lab, name, source):
+    """Its code, cells joined, magics, escapes and demo cells dropped, is the .py's code: so every
+    mutant and alternative gets the same grade in either form."""
+    path = tmp_path / f"{registry.LABS[lab].module}.ipynb"
+    write_notebook(path, source)
+    assert ast.dump(ast.parse(notebook_source(path))) == ast.dump(ast.parse(source))
+
+
+def test_notebooks_grade_like_py_files_end_to_end(tmp_path):
+    solution = (ROOT / "solutions" / "lab2_rotation.py").read_text()
+    lab, name, exercise, code = next(v for v in variants("mutants") if v[0] == "lab1")
+    lab1 = (ROOT / "solutions" / "lab1_supervised.py").read_text()
+    mutant = replace_function(lab1, exercise, code)
+    for form in ("py", "notebook"):
+        folder = tmp_path / form
+        folder.mkdir()
+        for module, text in (("lab2_rotation", solution), ("lab1_supervised", mutant)):
+            if form == "py":
+                (folder / f"{module}.py").write_text(text)
+            else:
+                write_notebook(folder / f"{module}.ipynb", text)
+    graded = course(
+        "grade", str(tmp_path / "py"), str(tmp_path / "notebook"), "--jobs", "2",
+        "--json", str(tmp_path / "reports") + "/", *LIMITS,
+    )
+    assert graded.returncode == 0, graded.stderr
+    reports = {form: json.loads((tmp_path / "reports" / f"{form}.json").read_text())
+               for form in ("py", "notebook")}
+    scores = {form: [(t["name"], t["score"]) for t in r["tests"]] for form, r in reports.items()}
+    assert scores["py"] == scores["notebook"]
+    assert reports["notebook"]["score"] < reports["notebook"]["max_score"]  # the mutant's lab 1
+
+
+def test_a_notebook_that_cannot_be_graded_costs_only_its_lab(tmp_path):
+    (tmp_path / "lab1_supervised.ipynb").write_text('{"cells": [')  # cut short
+    shutil.copy(ROOT / "solutions" / "lab1_supervised.py", tmp_path)  # and the .py beside it
+    solution = (ROOT / "solutions" / "lab2_rotation.py").read_text()
+    write_notebook(tmp_path / "lab2_rotation.ipynb", solution)
+    graded = course("grade", str(tmp_path), "--json", str(tmp_path / "r.json"), *LIMITS)
+    assert graded.returncode == 0, graded.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    lab1 = [t for t in report["tests"] if t["name"].startswith("lab1.")]
+    lab2 = [t for t in report["tests"] if t["name"].startswith("lab2.")]
+    assert all(t["status"] == "passed" for t in lab2), [t["output"] for t in lab2]
+    assert lab1 and all(t["score"] == 0 for t in lab1)
+    assert {t["output"] for t in lab1} == {
+        "both lab1_supervised.py and lab1_supervised.ipynb are in the submission: hand in one of"
+        " them"
+    }
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ('{"cells": [', "is not a valid notebook"),
+        ('{"cells": [{"cell_type": "markdown", "source": ["hi"]}]}', "has no code cells"),
+        ("[1, 2]", "has no list of cells"),
+    ],
+)
+def test_malformed_notebooks_are_named(tmp_path, text, problem):
+    path = tmp_path / "lab2_rotation.ipynb"
+    path.write_text(text)
+    with pytest.raises(NotebookError, match=problem) as error:
+        notebook_source(path)
+    assert "\n" not in str(error.value) and "lab2_rotation.ipynb" in str(error.value)
