@@ -179,7 +179,13 @@ def fix_first(lab: LabResult) -> list[str]:
 
     if lab.lab not in LABS:
         return []
-    failed = {test.exercise for test in lab.tests if test.status == "failed"}
+    # Functions that failed: a lab missing, unimportable or forbidden has no order to fix.
+    failed = {
+        test.exercise
+        for test in lab.tests
+        if test.status == "failed"
+        and test.kind not in ("missing_file", "import", "forbidden", "protocol")
+    }
     advice = []
     for used, callers in order(lab.lab, failed).items():
         names = [f"{name}()" for name in callers]
