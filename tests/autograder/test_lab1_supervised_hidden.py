@@ -81,7 +81,8 @@ def test_pipeline_unseen_float_images(lab):
 
 
 def workshop_backbone():
-    """The workshop's network, built by the judge to compare with."""
+    """The workshop's network, built by the judge to compare with: written here from the course's
+    contract, not imported from solutions/, so that a slip in the solution cannot hide."""
     import keras
     from keras import layers
 
