@@ -160,6 +160,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(f"{item.nodeid}: {error} (course/registry.py)") from None
         key = (item.module.LAB, marker.args[0], _variant(item))
         totals[key] = totals.get(key, 0) + marker.kwargs["points"]
+    public = {
+        (item.module.LAB, item.get_closest_marker("grade").args[0])
+        for item in graded
+        if not is_hidden(item.module)
+    }
+    for lab in {item.module.LAB for item in graded if not is_hidden(item.module)}:
+        unchecked = [e.name for e in registry.LABS[lab].exercises if (lab, e.name) not in public]
+        if unchecked:  # `course check` would have nothing to say about it
+            raise pytest.UsageError(
+                f"{lab}.{unchecked[0]} has no public check: give every exercise at least one"
+            )
     for (lab, name, _), total in totals.items():
         points = registry.LABS[lab].exercise(name).points
         # Without the hidden module (the students' copy) the public checks hold part of them.
