@@ -124,3 +124,12 @@ def test_malformed_notebooks_are_named(tmp_path, text, problem):
     with pytest.raises(NotebookError, match=problem) as error:
         notebook_source(path)
     assert "\n" not in str(error.value) and "lab2_rotation.ipynb" in str(error.value)
+
+
+def test_a_notebook_that_links_elsewhere_is_not_read(tmp_path):
+    """Another student's notebook, linked to, is not graded as this one's."""
+    other = tmp_path / "classmate.ipynb"
+    write_notebook(other, (ROOT / "solutions" / "lab2_rotation.py").read_text())
+    (tmp_path / "lab2_rotation.ipynb").symlink_to(other)
+    with pytest.raises(NotebookError, match="is a symbolic link"):
+        notebook_source(tmp_path / "lab2_rotation.ipynb")

@@ -21,6 +21,8 @@ class NotebookError(ValueError):
 def notebook_source(path: Path) -> str:
     """The Python source of the notebook at `path`: its code cells, in order, joined."""
     name = path.name
+    if path.is_symlink():  # it is read by the grader, which may read other students' files
+        raise NotebookError(f"{name} is a symbolic link: hand in the notebook itself")
     try:
         if path.stat().st_size > MAX_BYTES:
             raise NotebookError(f"{name} is larger than {MAX_BYTES >> 20} MB: clear its outputs")
