@@ -46,15 +46,16 @@ def epochs_part(data: str, epochs: int) -> list[dict]:
         )
     rows = {row["method"]: row for row in results["rows"]}
     rotation, simclr = results["pretraining"]["rotation"], results["pretraining"]["simclr"]
+    # (phase, seconds per epoch, examples per epoch, examples the figure is given per)
     phases = [
-        ("supervised 5k", rows["supervised"]["seconds_per_epoch"], 5000),
-        ("supervised 50k", rows["supervised-all"]["seconds_per_epoch"], 50000),
-        ("rotation per 50k", rotation["seconds_per_epoch"], rotation["examples_per_epoch"]),
-        ("simclr", simclr["seconds_per_epoch"], simclr["examples_per_epoch"]),
+        ("supervised 5k", rows["supervised"]["seconds_per_epoch"], 5000, 5000),
+        ("supervised 50k", rows["supervised-all"]["seconds_per_epoch"], 50000, 50000),
+        ("rotation per 50k", rotation["seconds_per_epoch"], rotation["examples_per_epoch"], 50000),
+        ("simclr", simclr["seconds_per_epoch"], simclr["examples_per_epoch"], None),
     ]
     table = []
-    for name, seconds, examples in phases:
-        per_epoch = seconds * 50000 / examples if name == "rotation per 50k" else seconds
+    for name, seconds, examples, per in phases:
+        per_epoch = seconds * per / examples if per else seconds
         entry = {
             "phase": name,
             "seconds_per_epoch": round(per_epoch, 2),

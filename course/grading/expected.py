@@ -9,9 +9,7 @@ writes these files again and `course release --check` says when they are stale.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -49,7 +47,8 @@ class ExpectedValues(Mapping):
             except (OSError, ValueError) as error:
                 raise ExpectedValuesError(
                     f"the expected values of {self.lab}'s public checks ({file}) cannot be read"
-                    f" ({error}); they come with the course (`course release` writes them)"
+                    f" ({error}); it comes with the course: restore it from the course's"
+                    " repository (instructors: `course release` writes it)"
                 ) from None
             self._values = {name: np.asarray(value) for name, value in values.items()}
         return self._values
@@ -75,17 +74,14 @@ def hidden_module(lab: str, autograder: Path = AUTOGRADER) -> ModuleType | None:
     file = autograder / f"test_{registry.LABS[lab].module}_hidden.py"
     if not file.is_file():
         return None
-    if str(autograder) not in sys.path:  # it imports its lab's public module, as under pytest
-        sys.path.append(str(autograder))
-    spec = importlib.util.spec_from_file_location(f"_hidden_checks_{lab}", file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from course.grading.worker import load_module  # the judge's loader: the same module there
+
+    return load_module(str(file), f"_hidden_checks_{lab}")
 
 
 def _rounded(value: object) -> object:
-    """Floats to 10 significant digits: far finer than any check's tolerance, and the same on
-    every machine whatever the last bits of its floating-point arithmetic."""
+    """Floats to 10 significant digits: far finer than any check's tolerance, and short to read
+    (`_same` compares within a tolerance, so the last digits may differ between machines)."""
     if isinstance(value, list):
         return [_rounded(item) for item in value]
     return float(f"{value:.10g}") if isinstance(value, float) else value

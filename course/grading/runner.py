@@ -64,14 +64,16 @@ def check_files(lab: str, public_only: bool = False) -> list[Path]:
     (the staff's copy) and are wanted."""
     module = registry.LABS[lab].module
     public, hidden = AUTOGRADER / f"test_{module}.py", AUTOGRADER / f"test_{module}_hidden.py"
-    if public_only or not hidden.is_file():
-        # The students' copy has no hidden checks; the staff's, with solutions/, must have them.
-        if not public_only and (ROOT / "solutions").is_dir():
-            raise CollectionError(
-                f"{hidden} is missing: the staff grade {lab} with its hidden checks"
-            )
+    if public_only:
         return [public]
-    return [public, hidden]
+    if hidden.is_file():
+        return [public, hidden]
+    if (ROOT / "solutions").is_dir():  # the staff's copy; only the students' has no hidden checks
+        raise CollectionError(
+            f"{hidden} is missing, but grading {lab} with solutions/ needs its hidden checks too:"
+            " restore it from the course's repository"
+        )
+    return [public]
 
 
 def graded_labs() -> list[str]:
