@@ -311,13 +311,16 @@ def lab(request: pytest.FixtureRequest, judge: Submission) -> Submission:
 def _student_submission(request: pytest.FixtureRequest, judge: Submission) -> Submission:
     config = request.config
     folder = impl_dir(config.getoption("--impl"))
-    lab_file, problem = _lab_file(config, folder / registry.LABS[request.module.LAB].file)
+    handed_in = folder / registry.LABS[request.module.LAB].file
+    lab_file, problem = _lab_file(config, handed_in)
     submission = Submission(
         lab_file,
         isolation=config.getoption("--isolation"),
         judge=judge,
         exercises=_exercise_names(request),
         lab_key=request.module.LAB,
+        # A notebook is named as handed in; its line numbers count its code cells, joined.
+        shown_name="" if lab_file == handed_in else handed_in.with_suffix(".ipynb").name,
         **_limits(config),
     )
     if problem:
@@ -327,7 +330,7 @@ def _student_submission(request: pytest.FixtureRequest, judge: Submission) -> Su
         if references:
             submission.fatal = StudentCodeError(
                 "forbidden",
-                f"{lab_file.name} refers to the reference solutions ({references[0]}); "
+                f"{submission.name} refers to the reference solutions ({references[0]}); "
                 "a lab that reads or imports the reference solutions earns no points.",
             )
     if not submission.fatal:

@@ -102,8 +102,10 @@ class Submission:
         call_timeout: float = 30.0,
         import_timeout: float = 60.0,
         cpu_seconds: int = 1200,
+        shown_name: str = "",
     ):
         self.lab_file = Path(lab_file) if lab_file is not None else None
+        self.shown_name = shown_name  # what the student handed in, if not lab_file (a notebook)
         self.isolation, self.judge, self.trusted = isolation, judge, trusted
         self.readable = [Path(path) for path in readable]
         # The functions `lab.NAME(...)` may call (course.registry).
@@ -125,7 +127,9 @@ class Submission:
 
     @property
     def name(self) -> str:
-        return self.lab_file.name if self.lab_file else "the grader's judge"
+        if self.lab_file is None:
+            return "the grader's judge"
+        return self.shown_name or self.lab_file.name
 
     # -- the worker's life -------------------------------------------------------------------
     def start(self) -> None:

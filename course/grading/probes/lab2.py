@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from course.grading.probes import grading_backbone, set_weights_from
+
 
 def probe_random_rotations(lab, image, seeds):
     """random_rotation(image, seed)"""
@@ -83,7 +85,6 @@ def probe_rotation_dataset(lab, images, batch_size, seed, epochs=1):
 
 def probe_rotation_model(lab, x):
     """build_rotation_model(backbone)"""
-    from course.grading.probes import grading_backbone
 
     backbone = grading_backbone()
     model = lab.build_rotation_model(backbone)
@@ -95,7 +96,6 @@ def probe_rotation_model(lab, x):
 
 def probe_transfer(lab, num_classes, freeze_backbone, values, positive):
     """transfer(backbone, num_classes, freeze_backbone=...)"""
-    from course.grading.probes import grading_backbone, set_weights_from
 
     backbone = grading_backbone()
     set_weights_from(backbone, values, positive)
