@@ -18,11 +18,10 @@ import pytest
 from course import ROOT, registry
 from course.grading import reports
 from course.grading.grade import SubmissionResult, lab_problems, locate, unique_names
-from course.grading.runner import LabResult, grade_lab, graded_labs
+from course.grading.runner import LabResult, grade_labs, graded_labs
 from course.grading.runner import TestResult as Check
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "submissions"))
-import hostile  # noqa: E402
 from commands import LIMITS, course, live_commands  # noqa: E402
 
 
@@ -291,17 +290,64 @@ def test_solutions_get_full_marks_and_stubs_zero_with_a_hint_per_exercise(tmp_pa
 # -- limits ---------------------------------------------------------------------------------------
 
 
-def test_wall_limit_stops_a_lab_and_its_worker(tmp_path):
-    folder = hostile.write(tmp_path, "hang_at_import")
-    start = time.monotonic()
-    result = grade_lab(folder, hostile.LAB, wall_limit=12, import_timeout=120, call_timeout=120)
-    assert time.monotonic() - start < 40
-    assert result.score == 0 and "took longer than its limit of 12 s" in result.problem
-    assert all(
-        test.output.startswith("not run: grading this lab took longer") for test in result.tests
+def with_lab2(folder: Path, at_import: str) -> Path:
+    """`folder` with lab 2's solution added, `at_import` run when it is imported."""
+    source = (ROOT / "solutions" / registry.LABS["lab2"].file).read_text()
+    (folder / registry.LABS["lab2"].file).write_text(f"{source}\n{at_import}\n")
+    return folder
+
+
+SEES_LAB1 = "import builtins\nprint('lab2 sees', getattr(builtins, 'LAB1_WAS_HERE', None))"
+
+
+def with_lab1(folder: Path, at_import: str) -> Path:
+    """`folder` with lab 1's solution, which leaves a mark in its process and then runs
+    `at_import`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source = (ROOT / "solutions" / registry.LABS["lab1"].file).read_text()
+    (folder / registry.LABS["lab1"].file).write_text(
+        f"{source}\nimport builtins\nbuiltins.LAB1_WAS_HERE = 'lab1'\n{at_import}\n"
     )
+    return folder
+
+
+def test_wall_limit_stops_a_lab_and_the_next_is_graded(tmp_path):
+    folder = with_lab2(with_lab1(tmp_path / "hangs", "while True:\n    pass"), SEES_LAB1)
+    start = time.monotonic()
+    results = grade_labs(
+        folder, ["lab1", "lab2"], wall_limit=20, import_timeout=120, call_timeout=120
+    )
+    assert time.monotonic() - start < 60
+    lab1, lab2 = results["lab1"], results["lab2"]
+    assert lab1.score == 0 and "took longer than its limit of 20 s" in lab1.problem
+    assert all(
+        test.output.startswith("not run: grading this lab took longer") for test in lab1.tests
+    )
+    # The hung worker was killed: lab 2 ran in a fresh one, and earned its points.
+    assert lab2.score == lab2.max_score and not lab2.problem
+    assert "lab2 sees None" in lab2.printed
     time.sleep(1)
-    assert worker_processes(str(folder)) == []  # the worker died with its pytest process
+    assert worker_processes(str(folder)) == []
+
+
+def test_one_worker_grades_a_submissions_labs_and_each_lab_gets_its_own_output(tmp_path):
+    folder = with_lab2(with_lab1(tmp_path, "print('lab1 speaks')"), SEES_LAB1)
+    results = grade_labs(folder, ["lab1", "lab2"])
+    assert [r.score for r in results.values()] == [r.max_score for r in results.values()]
+    assert "lab2 sees lab1" in results["lab2"].printed  # TensorFlow started once, not twice
+    assert "lab1 speaks" in results["lab1"].printed
+    assert "lab2 sees" not in results["lab1"].printed
+    assert "lab1 speaks" not in results["lab2"].printed
+    assert all(result.seconds > 0 for result in results.values())
+
+
+def test_a_lab_that_breaks_its_worker_leaves_the_next_lab_a_fresh_one(tmp_path):
+    folder = with_lab2(with_lab1(tmp_path, "import sys\nsys.exit(1)"), SEES_LAB1)
+    results = grade_labs(folder, ["lab1", "lab2"])
+    assert results["lab1"].score == 0
+    assert all("SystemExit: 1" in test.output for test in results["lab1"].tests)
+    assert results["lab2"].score == results["lab2"].max_score
+    assert "lab2 sees None" in results["lab2"].printed
 
 
 # -- the students' copy of the course: no solutions/
@@ -357,11 +403,14 @@ def test_only_the_labs_a_submission_holds_are_graded_and_low_scores_can_fail_ci(
 def test_reports_come_in_the_order_given(monkeypatch):
     from course.grading import grade
 
-    def fake_grade_lab(folder, lab, **kwargs):
+    def fake_grade_labs(folder, labs, **kwargs):
         time.sleep(0.3 if folder.name == "slow" else 0.0)
-        return LabResult(lab, [Check(f"{lab}.f: x", "1.1", lab, "f", 1.0, 1.0, "passed")])
+        return {
+            lab: LabResult(lab, [Check(f"{lab}.f: x", "1.1", lab, "f", 1.0, 1.0, "passed")])
+            for lab in labs
+        }
 
-    monkeypatch.setattr(grade, "grade_lab", fake_grade_lab)
+    monkeypatch.setattr(grade, "grade_labs", fake_grade_labs)
     monkeypatch.setattr(grade, "collect", lambda labs: {lab: LabResult(lab) for lab in labs})
     monkeypatch.setattr(grade, "locate", lambda folder, module: (folder, ""))
     order = []

@@ -1,10 +1,11 @@
-"""`course grade` and `course check`: submissions x labs, each lab graded in its own child process.
+"""`course grade` and `course check`: submissions x labs, each submission in a child process.
 
-Every (submission, lab) pair is one `runner.grade_lab` run (pytest on the lab's autograder tests,
-the student's code in a worker below it), so a submission that hangs, crashes or misbehaves costs
-only its own points; `--jobs N` runs N of them at once on threads. This process imports neither
-TensorFlow nor any student code: the scores are assembled here from the checks' outcomes, which
-only the grader's pytest process writes. The reports are in `course.grading.reports`.
+The labs of a submission (those in one folder) are one `runner.grade_labs` run (pytest on the
+labs' autograder tests, the student's code in a worker below it), so a submission that hangs,
+crashes or misbehaves costs only its own points; `--jobs N` runs N of them at once on threads.
+This process imports neither TensorFlow nor any student code: the scores are assembled here from
+the checks' outcomes, which only the grader's pytest process writes. The reports are in
+`course.grading.reports`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import unicodedata
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from course import ROOT, registry
-from course.grading.runner import LabResult, TestResult, collect, grade_lab, graded_labs
+from course.grading.runner import LabResult, TestResult, collect, grade_labs, graded_labs
 
 CALL_TIMEOUT = 30.0  # one call of student code; the solutions' calls take well under 2 s
 IMPORT_TIMEOUT = 60.0  # importing one lab file (after TensorFlow has started)
@@ -254,18 +256,14 @@ def grade_submissions(
 
     labs = list(labs or graded_labs())
     isolation = choose(isolation)
-    # The names and points of every check, for labs that cannot run: collected while grading
-    # starts.
-    collector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect")
-    collected = collector.submit(collect, labs)
-    collector.shutdown(wait=False)
+    collected = _Collected(labs)
     results = [
         SubmissionResult(name, Path(folder))
         for name, folder in zip(unique_names([Path(f) for f in folders]), folders, strict=False)
     ]
     slots: dict[tuple[int, str], LabResult] = {}
     missing: dict[tuple[int, str], str] = {}
-    tasks: list[tuple[int, str, Path]] = []
+    tasks: dict[tuple[int, Path], list[str]] = {}  # the labs in each folder of a submission
     chosen: dict[int, list[str]] = {}
     for index, submission in enumerate(results):
         chosen[index] = labs
@@ -289,8 +287,8 @@ def grade_submissions(
                     note or f"{registry.LABS[lab].file} is not in the submission."
                 )
             else:
-                tasks.append((index, lab, folder))
-    remaining = Counter(index for index, _, _ in tasks)
+                tasks.setdefault((index, folder), []).append(lab)
+    remaining = Counter(index for index, _ in tasks)
     started: dict[int, float] = {}
     lock = threading.Lock()
     finished: set[int] = set()
@@ -308,13 +306,13 @@ def grade_submissions(
                 _report_safely(on_submission, results[reported[0]])
             reported[0] += 1
 
-    def run(index: int, lab: str, folder: Path) -> LabResult:
+    def run(index: int, folder: Path, folder_labs: list[str]) -> dict[str, LabResult]:
         with lock:
             started.setdefault(index, time.monotonic())
         try:
-            result = grade_lab(
+            graded = grade_labs(
                 folder,
-                lab,
+                folder_labs,
                 wall_limit=wall_limit,
                 call_timeout=call_timeout,
                 import_timeout=import_timeout,
@@ -323,48 +321,65 @@ def grade_submissions(
                 public_only=public_only,
             )
         except Exception as error:  # noqa: BLE001  (one failure of the grader must not stop a batch)
-            return not_run(
-                collected.result()[lab],
+            problem = (
                 f"the grader failed on this lab ({type(error).__name__}: {error}); "
-                "please report this to the course staff",
+                "please report this to the course staff"
             )
-        if not result.tests:  # the grading run ended before it had even collected the checks
-            filled = not_run(
-                collected.result()[lab],
-                result.problem or "the grading run ended before any check ran",
-            )
-            filled.seconds, filled.printed, filled.printed_bytes = (
-                result.seconds,
-                result.printed,
-                result.printed_bytes,
-            )
-            result = filled
-        result.isolation = isolation
-        return result
+            return {lab: not_run(collected.result()[lab], problem) for lab in folder_labs}
+        for lab, result in graded.items():
+            if not result.tests:  # the grading run ended before it had even collected the checks
+                filled = not_run(
+                    collected.result()[lab],
+                    result.problem or "the grading run ended before any check ran",
+                )
+                filled.seconds, filled.printed, filled.printed_bytes = (
+                    result.seconds,
+                    result.printed,
+                    result.printed_bytes,
+                )
+                graded[lab] = filled
+            graded[lab].isolation = isolation
+        return graded
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
     try:
-        futures = {pool.submit(run, *task): task for task in tasks}
+        futures = {
+            pool.submit(partial(run, index, folder, folder_labs)): index
+            for (index, folder), folder_labs in tasks.items()
+        }
         for index in range(len(results)):
             if not remaining[index]:
                 finish(index)
         for future in as_completed(futures):
-            if collected.done() and collected.exception():
-                raise collected.exception()  # the autograder itself is broken: stop the batch
-            index, lab, _ = futures[future]
-            slots[index, lab] = future.result()
-            if on_lab:
-                _report_safely(on_lab, results[index], slots[index, lab])
+            index = futures[future]
+            for lab, result in future.result().items():
+                slots[index, lab] = result
+                if on_lab:
+                    _report_safely(on_lab, results[index], result)
             remaining[index] -= 1
             if not remaining[index]:
                 results[index].seconds = time.monotonic() - started[index]
                 finish(index)
-        collected.result()  # raises CollectionError if the autograder could not be collected
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: the running children get it too
         raise
     pool.shutdown()
     return results
+
+
+class _Collected:
+    """The names and points of every check of `labs`, from one `runner.collect`, made when first
+    needed (a lab that is missing or could not run): a batch where every lab runs never pays
+    for it. Raises `runner.CollectionError` where the autograder itself cannot be collected."""
+
+    def __init__(self, labs: list[str]):
+        self.labs, self._lock, self._found = labs, threading.Lock(), None
+
+    def result(self) -> dict[str, LabResult]:
+        with self._lock:
+            if self._found is None:
+                self._found = collect(self.labs)
+            return self._found
 
 
 def _report_safely(callback: Callable, *args) -> None:

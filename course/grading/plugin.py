@@ -5,10 +5,13 @@ points=2)`; its docstring's first line says what it checks. A lab's checks are p
 (`test_lab2_rotation.py`: properties, and values shipped as data; students run them with `course
 check`) or hidden (`test_lab2_rotation_hidden.py`: the comparisons with references; only the staff
 have it, and `course check` leaves it out). The fixture `lab` is a `Submission` of that lab from
-`--impl` (solutions, labs, or a folder), one worker for both modules. With `--grade-results FILE`
-each test's outcome is written as a JSON line as soon as it is known, so a grading run cut short by
-its time limit loses nothing that was already graded; so is, at the end, what the lab's code
-printed.
+`--impl` (solutions, labs, or a folder). One worker grades every lab of the run in turn, so
+TensorFlow starts once per submission; it is replaced by a fresh one after a crash, a hang, a
+failed import or a forbidden act (`Submission.retarget`). With `--grade-results FILE` each test's
+outcome is written as a JSON line as soon as it is known, so a grading run cut short loses nothing
+that was already graded; so is, after each lab, what its code printed and how long it took.
+`--wall-limit` bounds each lab: the checks not finished in time earn no points, and the next lab
+starts.
 
 The student's worker runs in the sandbox that `--isolation` names (`course.grading.sandbox`).
 Beside it runs the lab's judge, a trusted worker that never runs student code: it measures the
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +61,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--import-timeout", type=float, default=60.0, help="seconds the import of a lab may take"
+    )
+    group.addoption(
+        "--wall-limit",
+        type=float,
+        default=None,
+        help="seconds grading one lab may take in all (default: no limit)",
     )
     group.addoption(
         "--exercise", action="append", default=[], help="grade only this exercise (repeatable)"
@@ -224,6 +234,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     )
     if call.excinfo is not None:
         error = call.excinfo.value
+        if isinstance(error, StudentCodeError) and error.kind == "over_limit":
+            # This check and the lab's later ones are "not run", as the lab's problem says.
+            lab_key = item.module.LAB
+            if lab_key not in item.config.stash[_OVER_LIMIT]:
+                item.config.stash[_OVER_LIMIT].add(lab_key)
+                _emit(item.config, {"event": "problem", "lab": lab_key, "problem": error.message})
+            report.longrepr = error.message
+            return report
         if isinstance(error, StudentCodeError):
             report.longrepr = output = (
                 error.message
@@ -265,31 +283,39 @@ def _limits(config: pytest.Config) -> dict:
     }
 
 
-def _workers(config: pytest.Config) -> dict[tuple[str, str], Submission]:
-    """The running workers, by (role, lab): a lab's public and hidden modules share them."""
+def _workers(config: pytest.Config) -> dict[str, Submission]:
+    """The running workers by role ("lab", "judge", "variants"): each grades the run's labs in
+    turn (a lab's public and hidden modules, then the next lab)."""
     return config.stash.setdefault(_WORKERS, {})
 
 
 _WORKERS = pytest.StashKey[dict]()
+_OVER_LIMIT = pytest.StashKey[set]()  # the labs that ran past their wall limit
+_STARTED = pytest.StashKey[dict]()  # lab -> when its grading started (time.monotonic)
 
 
 @pytest.fixture(scope="module")
 def judge(request: pytest.FixtureRequest) -> Submission:
-    """The trusted worker of this module's `LAB`: measures the student's models and runs the
-    reference solution where it is installed. It starts as soon as the student's lab has been
-    imported, beside the student's worker (a lab that cannot be imported needs no judge)."""
+    """The trusted worker: measures the student's models and runs the reference solution of this
+    module's `LAB` where it is installed. It starts beside the student's worker."""
     config, lab_key = request.config, request.module.LAB
+    config.stash.setdefault(_OVER_LIMIT, set())
+    config.stash.setdefault(_STARTED, {}).setdefault(lab_key, time.monotonic())
+    solution_file = _solutions(config) / registry.LABS[lab_key].file
+    reference = solution_file if solution_file.is_file() else None
     workers = _workers(config)
-    if ("judge", lab_key) not in workers:
-        solution_file = _solutions(config) / registry.LABS[lab_key].file
-        workers["judge", lab_key] = Submission(
-            solution_file if solution_file.is_file() else None,
+    if "judge" not in workers:
+        workers["judge"] = Submission(
+            reference,
             isolation=config.getoption("--isolation"),
             trusted=True,
             readable=[AUTOGRADER, Path(request.module.__file__).parent],
             **_limits(config),
         )
-    return workers["judge", lab_key]
+    elif workers["judge"].lab_file != reference:
+        workers["judge"].retarget(reference)
+    workers["judge"].start()
+    return workers["judge"]
 
 
 @pytest.fixture(scope="module")
@@ -303,26 +329,36 @@ def lab(request: pytest.FixtureRequest, judge: Submission) -> Submission:
             request, Path(variants[request.param]["impl"]) / f"{name}.py", judge
         )
     workers = _workers(config)
-    if ("lab", lab_key) not in workers:
-        workers["lab", lab_key] = _student_submission(request, judge)
-    return workers["lab", lab_key]
+    if "lab" not in workers or workers["lab"].lab_key != lab_key:
+        workers["lab"] = _student_submission(request, judge, workers.get("lab"))
+    return workers["lab"]
 
 
-def _student_submission(request: pytest.FixtureRequest, judge: Submission) -> Submission:
+def _student_submission(
+    request: pytest.FixtureRequest, judge: Submission, worker: Submission | None
+) -> Submission:
+    """The student's lab of this module, graded by `worker` (the previous lab's) if there is
+    one."""
     config = request.config
     folder = impl_dir(config.getoption("--impl"))
     handed_in = folder / registry.LABS[request.module.LAB].file
     lab_file, problem = _lab_file(config, handed_in)
-    submission = Submission(
-        lab_file,
-        isolation=config.getoption("--isolation"),
-        judge=judge,
-        exercises=_exercise_names(request),
-        lab_key=request.module.LAB,
-        # A notebook is named as handed in; its line numbers count its code cells, joined.
-        shown_name="" if lab_file == handed_in else handed_in.with_suffix(".ipynb").name,
-        **_limits(config),
-    )
+    # A notebook is named as handed in; its line numbers count its code cells, joined.
+    shown_name = "" if lab_file == handed_in else handed_in.with_suffix(".ipynb").name
+    if worker is None:
+        submission = Submission(
+            lab_file,
+            isolation=config.getoption("--isolation"),
+            judge=judge,
+            exercises=_exercise_names(request),
+            lab_key=request.module.LAB,
+            shown_name=shown_name,
+            wall_limit=config.getoption("--wall-limit"),
+            **_limits(config),
+        )
+    else:
+        submission = worker
+        submission.retarget(lab_file, request.module.LAB, _exercise_names(request), shown_name)
     if problem:
         submission.fatal = StudentCodeError("missing_file", problem)
     elif lab_file.is_file() and folder != _solutions(config):
@@ -343,10 +379,11 @@ def _student_submission(request: pytest.FixtureRequest, judge: Submission) -> Su
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """After a lab's last check (its hidden module follows its public one), its workers stop."""
+    """After a lab's last check (its hidden module follows its public one): what its code printed,
+    and how long it took."""
     lab_key = getattr(getattr(item, "module", None), "LAB", None)
     if lab_key and lab_key != getattr(getattr(nextitem, "module", None), "LAB", None):
-        _stop_workers(item.config, lab_key)
+        _finish_lab(item.config, lab_key, complete=True)
 
 
 def _lab_file(config: pytest.Config, lab_file: Path) -> tuple[Path, str]:
@@ -364,36 +401,53 @@ def _lab_file(config: pytest.Config, lab_file: Path) -> tuple[Path, str]:
         source = notebook_source(notebook)
     except NotebookError as error:
         return lab_file, str(error)
-    # World-readable, as the sandbox's scratch is: a worker as uid 65534 must read it.
-    folder = Path(tempfile.mkdtemp(prefix="course-notebook-", dir="/tmp"))
-    folder.chmod(0o755)
-    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
-    converted = folder / lab_file.name
+    converted = _notebook_folder(config) / lab_file.name
     converted.write_text(source)
     converted.chmod(0o644)
     return converted, ""
 
 
+def _notebook_folder(config: pytest.Config) -> Path:
+    """Where the run's notebooks are written out as .py files: one folder, so that one sandbox
+    shows them all; the run removes it."""
+    if _NOTEBOOKS not in config.stash:
+        # World-readable, as the sandbox's scratch is: a worker as uid 65534 must read it.
+        folder = config.stash[_NOTEBOOKS] = Path(
+            tempfile.mkdtemp(prefix="course-notebook-", dir="/tmp")
+        )
+        folder.chmod(0o755)
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return config.stash[_NOTEBOOKS]
+
+
+_NOTEBOOKS = pytest.StashKey[Path]()
+
+
+def _finish_lab(config: pytest.Config, lab_key: str, complete: bool = False) -> None:
+    """Reports what the student's code printed while `lab_key` was graded, and the lab's
+    seconds; `complete`: its every check ran."""
+    started = config.stash.get(_STARTED, {}).pop(lab_key, None)
+    worker = _workers(config).get("lab")
+    if worker is not None and worker.lab_key == lab_key:
+        printed, text = worker.printed()
+        _emit(config, {"event": "printed", "lab": lab_key, "bytes": printed, "text": text})
+    if started is not None:
+        seconds = time.monotonic() - started
+        _emit(config, {"event": "lab", "lab": lab_key, "seconds": seconds, "complete": complete})
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stops the workers still running (a run cut short)."""
-    for lab_key in {lab_key for _, lab_key in _workers(session.config)}:
-        _stop_workers(session.config, lab_key)
-
-
-def _stop_workers(config: pytest.Config, lab_key: str) -> None:
-    """Stops the workers of `lab_key`, each whatever the others do; reports what the student's
-    lab printed."""
-    workers = _workers(config)
+    """Stops the workers, each whatever the others do (and reports a lab cut short)."""
+    for lab_key in list(session.config.stash.get(_STARTED, {})):
+        _finish_lab(session.config, lab_key)
+    workers = _workers(session.config)
     for role in ("lab", "variants", "judge"):
-        worker = workers.pop((role, lab_key), None)
-        if worker is None:
-            continue
-        try:
-            worker.stop()
-        finally:
-            if role == "lab":
-                printed, text = worker.printed()
-                _emit(config, {"event": "printed", "lab": lab_key, "bytes": printed, "text": text})
+        worker = workers.pop(role, None)
+        if worker is not None:
+            try:
+                worker.stop()
+            except Exception as error:  # noqa: BLE001  (the other workers must stop too)
+                print(f"course grader: stopping the {role} worker failed: {error}")
 
 
 @pytest.fixture(scope="module")
@@ -414,17 +468,13 @@ def _shared_variant_submission(
     """One worker for every variant of a lab: the variants are the course's own trusted
     fixtures."""
     workers = _workers(request.config)
-    submission = workers.get(("variants", request.module.LAB))
-    if submission is None:
-        submission = workers["variants", request.module.LAB] = Submission(
+    if "variants" not in workers:
+        workers["variants"] = Submission(
             lab_file,
             judge=judge,
             exercises=_exercise_names(request),
             lab_key=request.module.LAB,
             **_limits(request.config),
         )
-    try:
-        submission.retarget(lab_file)
-    except StudentCodeError:
-        pass  # every call repeats the import error
-    return submission
+    workers["variants"].retarget(lab_file)
+    return workers["variants"]

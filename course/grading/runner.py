@@ -1,10 +1,11 @@
-"""Grades one lab of one submission: a pytest child process, its results read back as data.
+"""Grades the labs of one submission: a pytest child process, its results read back as data.
 
 The parent (this module) imports neither TensorFlow nor any student code; the child is pytest
-running the lab's autograder tests, which in turn runs the student's code in a sandboxed worker.
-The child writes its verdicts to a file in a private temporary folder (mode 0700, never mounted in
-a sandbox); the parent reads it defensively (`read_verdicts`). A child that dies or overruns its
-wall limit loses only the tests it had not finished.
+running the labs' autograder tests, which in turn runs the student's code in a sandboxed worker
+(one for all the labs, restarted where a lab broke it: `course.grading.plugin`). The child writes
+its verdicts to a file in a private temporary folder (mode 0700, never mounted in a sandbox); the
+parent reads it defensively (`read_verdicts`). A lab that overruns its wall limit loses only the
+checks it had not finished; a child that dies loses only the checks it had not finished.
 """
 
 from __future__ import annotations
@@ -168,9 +169,14 @@ def collect(labs: list[str]) -> dict[str, LabResult]:
     return found
 
 
-def grade_lab(
+# The grader's own time beyond the labs' wall limits (its start, TensorFlow's): only a grader
+# that is itself stuck runs past it.
+GRADER_SECONDS = 240.0
+
+
+def grade_labs(
     submission: Path | str,
-    lab: str,
+    labs: list[str],
     exercises: list[str] = (),
     wall_limit: float = 600.0,
     call_timeout: float = 30.0,
@@ -178,9 +184,10 @@ def grade_lab(
     solutions: Path | str | None = None,
     isolation: str = "auto",
     public_only: bool = False,
-) -> LabResult:
-    """Runs the autograder tests of `lab` against the folder `submission`, its code isolated as
-    `isolation` says (`course.grading.sandbox.choose`).
+) -> dict[str, LabResult]:
+    """Runs the autograder tests of `labs` against the folder `submission`, its code isolated as
+    `isolation` says (`course.grading.sandbox.choose`), in one pytest child; each lab may take
+    `wall_limit` seconds.
 
     `solutions` is the reference solutions' folder (default `solutions/` of the checkout; where it
     does not exist, checks that need it are skipped as "checked at submission")."""
@@ -193,7 +200,7 @@ def grade_lab(
         try:
             problem = _run_problem(
                 _run_pytest(
-                    [lab],
+                    labs,
                     results,
                     "--impl",
                     str(submission),
@@ -201,22 +208,36 @@ def grade_lab(
                     str(call_timeout),
                     "--import-timeout",
                     str(import_timeout),
+                    "--wall-limit",
+                    str(wall_limit),
                     f"--isolation={level}",
                     *([f"--solutions={solutions}"] if solutions is not None else []),
                     *[f"--exercise={exercise}" for exercise in exercises],
-                    timeout=wall_limit,
+                    timeout=wall_limit * len(labs) + GRADER_SECONDS,
                     public_only=public_only,
                 )
             )
         except subprocess.TimeoutExpired:
             problem = (
-                f"grading this lab took longer than its limit of {wall_limit:g} s; the checks not"
+                f"grading took longer than its limit of {wall_limit:g} s a lab; the checks not"
                 " finished by then earn no points"
             )
-        lab_result = _read_results(results, lab, problem)
-    lab_result.seconds = time.monotonic() - start
-    lab_result.isolation = level
-    return lab_result
+        records, _ = read_verdicts(results)
+        # A lab graded to its end before the run failed keeps its grade, without that problem.
+        complete = {r.get("lab") for r in records if r["event"] == "lab" and r.get("complete")}
+        graded = {
+            lab: _read_results(results, lab, "" if lab in complete else problem) for lab in labs
+        }
+    for result in graded.values():
+        if not result.seconds:  # the lab did not finish: the run's time is its time
+            result.seconds = time.monotonic() - start
+        result.isolation = level
+    return graded
+
+
+def grade_lab(submission: Path | str, lab: str, **options) -> LabResult:
+    """`grade_labs` of one lab."""
+    return grade_labs(submission, [lab], **options)[lab]
 
 
 def grade_variants(
@@ -311,7 +332,14 @@ def _collected(records: list[dict], lab: str, variant: str | None) -> list[dict]
 
 def _read_results(path: Path, lab: str, problem: str, variant: str | None = None) -> LabResult:
     records, broken = read_verdicts(path)
-    problem = problem or broken
+    problem = next(
+        (
+            _text(r.get("problem"), 2000)
+            for r in records
+            if r["event"] == "problem" and r.get("lab") == lab
+        ),
+        problem or broken,
+    )
     collected = _collected(records, lab, variant)
     ids = {info["id"] for info in collected}
     outcomes: dict[str, dict] = {}
@@ -358,6 +386,12 @@ def _read_results(path: Path, lab: str, problem: str, variant: str | None = None
     if forbidden:
         result.problem = forbidden
     for record in records:
+        if (
+            record["event"] == "lab"
+            and record.get("lab") == lab
+            and isinstance(record.get("seconds"), (int, float))
+        ):
+            result.seconds = float(record["seconds"])
         if (
             record["event"] == "printed"
             and record.get("lab") == lab

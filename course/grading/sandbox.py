@@ -212,6 +212,16 @@ class Sandbox:
             return f"{SUBMISSION}/{Path(host).absolute().relative_to(self.folder.absolute())}"
         return str(Path(host).resolve())
 
+    def shows(self, host: Path) -> bool:
+        """Whether the process sees the file `host` (at `path(host)`): in namespaces only the
+        submission's folder and the readable paths are there."""
+        if self.level != "namespaces":
+            return True
+        host = Path(host).absolute()
+        if self.folder is not None:
+            return host.is_relative_to(self.folder.absolute())
+        return any(host.is_relative_to(Path(path).absolute()) for path in self.readable)
+
     def environment(self) -> dict[str, str]:
         home = HOME if self.level == "namespaces" else str(self._scratch)
         keep = {

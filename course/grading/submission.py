@@ -7,11 +7,13 @@ reading the solutions) becomes a `StudentCodeError` whose message tells the stud
 
 from __future__ import annotations
 
+import fcntl
 import inspect
 import os
 import signal
 import subprocess
 import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -39,23 +41,19 @@ class StudentCodeError(Exception):
         self.message = message
 
 
-class CapturedOutput:
-    """Drains a pipe on a thread, keeping the head and tail of what the student's code prints."""
+class Printed:
+    """The head and tail of what the student's code printed while one lab was graded."""
 
-    def __init__(self, pipe, keep: int = 2000):
+    def __init__(self, keep: int = 2000):
         self.head, self.tail, self.total, self.keep = b"", b"", 0, keep
-        self.thread = threading.Thread(target=self._drain, args=(pipe,), daemon=True)
-        self.thread.start()
 
-    def _drain(self, pipe) -> None:
-        for chunk in iter(lambda: pipe.read1(65536), b""):
-            self.total += len(chunk)
-            if len(self.head) < self.keep:
-                self.head += chunk[: self.keep - len(self.head)]
-            self.tail = (self.tail + chunk)[-self.keep :]
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        if len(self.head) < self.keep:
+            self.head += chunk[: self.keep - len(self.head)]
+        self.tail = (self.tail + chunk)[-self.keep :]
 
     def text(self) -> str:
-        self.thread.join(timeout=1)  # the pipe closes when the worker ends
         if self.total <= self.keep:
             return self.head.decode(errors="replace")
         if self.total <= 2 * self.keep:
@@ -64,6 +62,49 @@ class CapturedOutput:
             f"{self.head.decode(errors='replace')}\n... [{self.total:,} bytes in all]"
             f" ...\n{self.tail.decode(errors='replace')}"
         )
+
+
+class CapturedOutput:
+    """Drains a worker's output pipe on a thread into the `Printed` of the lab being graded (one
+    worker grades a submission's labs in turn)."""
+
+    def __init__(self, pipe):
+        self.pipe, self.printed, self._lock = pipe, Printed(), threading.Lock()
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        for chunk in iter(lambda: self.pipe.read1(65536), b""):
+            with self._lock:
+                self.printed.add(chunk)
+
+    def settle(self) -> None:
+        """Waits (briefly) until what the worker has written so far has been read: it flushes its
+        output before each reply, so that output belongs to the lab that was being graded."""
+        if not self.thread.is_alive():
+            return
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            try:
+                pending = int.from_bytes(
+                    fcntl.ioctl(self.pipe.fileno(), termios.FIONREAD, b"\0" * 4), sys.byteorder
+                )
+            except (OSError, ValueError):
+                return
+            if not pending:
+                time.sleep(0.005)  # the drain thread may still hold its last chunk
+                return
+            time.sleep(0.005)
+
+    def next_lab(self) -> Printed:
+        """What the worker prints from now on, for the lab about to be graded."""
+        self.settle()
+        with self._lock:
+            self.printed = Printed()
+            return self.printed
+
+    def ended(self) -> None:
+        self.thread.join(timeout=1)  # the pipe closes when the worker ends
 
 
 def _exit_reason(returncode: int, sandboxed: bool = False) -> str:
@@ -84,11 +125,15 @@ def _exit_reason(returncode: int, sandboxed: bool = False) -> str:
 
 
 class Submission:
-    """One lab file of a submission, imported in a sandboxed worker process started on first use.
+    """One lab file of a submission, imported in a sandboxed worker process started on first use;
+    `retarget` moves it to the submission's next lab file, in the same worker where that is
+    safe (TensorFlow starts once per submission, not once per lab).
 
     A `judge` (a trusted worker, see `course.grading.worker`) measures what the student's probes
     return; `trusted=True` makes this handle a judge: it runs the reference solution (if
-    `lab_file` is given) and its failures are the course's, never the student's."""
+    `lab_file` is given) and its failures are the course's, never the student's. `wall_limit`:
+    the seconds a lab may take in all, from its start; the checks not finished by then fail with
+    `kind` "over_limit"."""
 
     def __init__(
         self,
@@ -103,6 +148,7 @@ class Submission:
         import_timeout: float = 60.0,
         cpu_seconds: int = 1200,
         shown_name: str = "",
+        wall_limit: float | None = None,
     ):
         self.lab_file = Path(lab_file) if lab_file is not None else None
         self.shown_name = shown_name  # what the student handed in, if not lab_file (a notebook)
@@ -119,11 +165,14 @@ class Submission:
         self.process: subprocess.Popen | None = None
         self.sandbox: Sandbox | None = None
         self.output: CapturedOutput | None = None
-        self.outputs: list[CapturedOutput] = []  # every worker's output, restarts included
+        self.outputs: list[Printed] = []  # this lab's output in every worker, restarts included
         self.fatal: StudentCodeError | None = None  # an error every later call repeats
         self.hung: dict[str, float] = {}  # what timed out, and its limit: not run again
         self.violations: list[str] = []
-        self._ready = False
+        self.wall_limit = wall_limit
+        self.deadline = time.monotonic() + wall_limit if wall_limit else None
+        self._ready = False  # TensorFlow has started in the worker
+        self._loaded: Path | None = None  # the lab file the worker has imported
 
     @property
     def name(self) -> str:
@@ -132,11 +181,7 @@ class Submission:
         return self.shown_name or self.lab_file.name
 
     # -- the worker's life -------------------------------------------------------------------
-    def start(self) -> None:
-        """Starts the worker without waiting for it (TensorFlow takes seconds to start: a lab's
-        worker and its judge start side by side)."""
-        if self.process is not None:
-            return
+    def _check_file(self) -> None:
         if self.lab_file is not None and not self.lab_file.is_file():
             raise StudentCodeError(
                 "missing_file", f"{self.lab_file.name} is not in the submission."
@@ -146,6 +191,13 @@ class Submission:
                 "missing_file",
                 f"{self.lab_file.name} is a symbolic link: hand in the file itself.",
             )
+
+    def start(self) -> None:
+        """Starts the worker without waiting for it (TensorFlow takes seconds to start: a lab's
+        worker and its judge start side by side); it imports the lab file on first use."""
+        if self.process is not None:
+            return
+        self._check_file()
         folder = None if self.trusted or self.lab_file is None else self.lab_file.parent
         readable = list(self.readable)
         if self.trusted and self.lab_file is not None:
@@ -156,16 +208,14 @@ class Submission:
         self.sandbox = Sandbox(
             level, folder=folder, readable=readable, limits=Limits(self.cpu_seconds)
         )
-        lab_path = "-" if self.lab_file is None else self.sandbox.path(self.lab_file)
-        module = self.lab_file.stem if self.lab_file else "-"
+        lab_folder = "-" if self.lab_file is None else self.sandbox.path(self.lab_file.parent)
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
         argv = [
             sys.executable,
             "-m",
             "course.grading.worker",
-            lab_path,
-            module,
+            lab_folder,
             str(request_read),
             str(reply_write),
             *(["--judge"] if self.trusted else []),
@@ -189,32 +239,77 @@ class Submission:
             os.close(request_read)
             os.close(reply_write)
         self.output = CapturedOutput(self.process.stdout)
-        self.outputs.append(self.output)
-        self._ready = False
+        self.outputs.append(self.output.printed)
+        self._ready, self._loaded = False, None
 
     def _ensure_started(self) -> None:
         self.start()
-        if self._ready:
+        if not self._ready:
+            self._receive(TENSORFLOW_START_SECONDS, "starting TensorFlow")
+            self._ready = True
+        if self.lab_file is None or self._loaded == self.lab_file:
             return
-        self._receive(TENSORFLOW_START_SECONDS, "starting TensorFlow")
+        self._check_file()
+        write_message(
+            self._request,
+            {
+                "op": "load",
+                "file": self.sandbox.path(self.lab_file),
+                "module": self.lab_file.stem,
+            },
+        )
         reply = self._receive(self.import_timeout, f"importing {self.name}")
-        self._ready = True
         if "import_error" in reply:
-            self.stop()
+            self.stop()  # what ran of the file stays in the process: the next lab gets a new one
         self._imported(reply)
-        if self.judge is not None:
-            self.judge.start()  # TensorFlow starts there while the first checks run here
+        self._loaded = self.lab_file
+
+    def retarget(
+        self,
+        lab_file: Path | None,
+        lab_key: str | None = None,
+        exercises: tuple[str, ...] | None = None,
+        shown_name: str = "",
+    ) -> None:
+        """Grades `lab_file` next: another lab of the same submission, or another trusted variant
+        of the same lab. Its wall limit starts now. The worker imports it on first use, if it is
+        still running and its sandbox shows the file; else (a worker stopped after a crash, a hang,
+        a failed import or a forbidden act) the next call starts a fresh one."""
+        self.lab_file = Path(lab_file) if lab_file is not None else None
+        self.lab_key = self.lab_key if lab_key is None else lab_key
+        self.exercises = self.exercises if exercises is None else tuple(exercises)
+        self.shown_name = shown_name
+        self.fatal, self.hung, self.violations = None, {}, []
+        self.deadline = time.monotonic() + self.wall_limit if self.wall_limit else None
+        if self.process is None:
+            self.outputs = []
+        elif self.lab_file is not None and not self.sandbox.shows(self.lab_file):
+            self.stop()
+            self.outputs = []
+        else:
+            self.outputs = [self.output.next_lab()]
 
     def _receive(self, timeout: float, doing: str) -> dict:
+        over = self.deadline is not None and self.deadline - time.monotonic() < timeout
+        if over:
+            timeout = max(0.0, self.deadline - time.monotonic())
         try:
             reply = read_message(
                 self._reply, deadline=time.monotonic() + timeout, limit=MESSAGE_LIMIT
             )
         except (TimeoutError, EOFError, CodecError) as failure:
+            if over and isinstance(failure, TimeoutError):
+                self.stop()
+                self.fatal = StudentCodeError(
+                    "over_limit",
+                    f"grading this lab took longer than its limit of {self.wall_limit:g} s; the"
+                    " checks not finished by then earn no points",
+                )
+                raise self.fatal from None
             if doing.startswith("starting"):
                 # No student code has run yet: the sandbox or TensorFlow failed to start.
                 self.stop()
-                output = self.output.text()[-2000:] if self.output else ""
+                output = self._output_text()[-2000:]
                 what = type(failure).__name__
                 print(
                     f"course grader: the worker did not start ({what}):\n{output}", file=sys.stderr
@@ -292,16 +387,6 @@ class Submission:
             raise self.fatal
         return reply
 
-    def retarget(self, lab_file: Path) -> None:
-        """Grades another file of the same lab in the same worker, sparing a TensorFlow start.
-
-        Only for trusted variants (the autograder's own tests) graded without isolation."""
-        self.lab_file = Path(lab_file)
-        self.fatal, self.hung, self.violations = None, {}, []
-        if self.process is not None and self._ready:
-            write_message(self._request, {"op": "load", "file": str(self.lab_file.resolve())})
-            self._imported(self._receive(self.import_timeout, f"importing {self.lab_file.name}"))
-
     def _imported(self, reply: dict) -> None:
         if "import_error" in reply:
             error = reply["import_error"]
@@ -315,6 +400,8 @@ class Submission:
     def printed(self, keep: int = 4000) -> tuple[int, str]:
         """How many bytes the lab's code printed (in every worker it ran in), and the start and end
         of it."""
+        if self.output is not None:
+            self.output.settle()
         total = sum(output.total for output in self.outputs)
         text = "\n[the grader restarted your code]\n".join(
             output.text() for output in self.outputs if output.total
@@ -323,8 +410,15 @@ class Submission:
             text = f"{text[:keep]}\n... [cut] ...\n{text[-keep:]}"
         return total, text
 
+    def _output_text(self) -> str:
+        """What the last worker printed, once it has ended."""
+        if self.output is None:
+            return ""
+        self.output.ended()
+        return self.output.printed.text()
+
     def _printed(self) -> str:
-        text = self.output.text().strip() if self.output else ""
+        text = self._output_text().strip()
         return f"\nWhat your code printed last:\n{text[-800:]}" if text else ""
 
     def stop(self) -> None:
@@ -347,7 +441,7 @@ class Submission:
             except OSError:
                 pass
         self.process = None
-        self._ready = False
+        self._ready, self._loaded = False, None
         if self.sandbox is not None:
             self.sandbox.close()
             self.sandbox = None

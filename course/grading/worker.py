@@ -1,13 +1,14 @@
 """The worker: a TensorFlow process that answers the autograder's requests over two pipes.
 
-Started by `Submission` as `python -m course.grading.worker LAB_FILE MODULE REQUEST_FD REPLY_FD
-[--judge]`, inside the sandbox of `course.grading.sandbox`. A student's worker imports the lab and
-answers `call` (a lab function) and `probe` (a function of `course.grading.probes`, which calls lab
-functions and returns what they made). Replies hold plain data only (`course.grading.codec`);
-a Keras model travels as its `.keras` file.
+Started by `Submission` as `python -m course.grading.worker LAB_FOLDER REQUEST_FD REPLY_FD
+[--judge]`, inside the sandbox of `course.grading.sandbox`. A student's worker imports a lab file
+of LAB_FOLDER on `load` (the labs of a submission, one after another) and answers `call` (a lab
+function) and `probe` (a function of `course.grading.probes`, which calls lab functions and
+returns what they made). Replies hold plain data only (`course.grading.codec`); a Keras model
+travels as its `.keras` file.
 
-A judge (`--judge`) never runs student code: it loads the reference solution if there is one
-(LAB_FILE "-" where there is none) and answers `measure`: a grader function applied to a probe's
+A judge (`--judge`) never runs student code: it loads the reference solutions if there are any
+(LAB_FOLDER "-" where there are none) and answers `measure`: a grader function applied to a probe's
 result, with every model file loaded by `keras.saving.load_model(..., safe_mode=True)`, which
 builds Keras' own layers and refuses to deserialize code. What a check reports about a student's
 model is computed there, out of reach of the student's interpreter.
@@ -49,12 +50,14 @@ class Tripwire:
     """An audit hook (`sys.addaudithook`) that records and refuses the plain ways of reaching the
     reference solutions; audit hooks cannot be removed by the code they watch."""
 
-    def __init__(self, lab_file: str):
+    def __init__(self, lab_folder: str):
         self.violations: list[str] = []
         # Grading the reference solutions themselves (`course grade solutions`) reads them, of
         # course.
         self.private = {
-            root: what for root, what in PRIVATE.items() if not lab_file.startswith(root + os.sep)
+            root: what
+            for root, what in PRIVATE.items()
+            if not (lab_folder + os.sep).startswith(root + os.sep)
         }
 
     def deny(self, what: str) -> None:
@@ -198,7 +201,7 @@ def trusted_probes() -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    lab_file, module_name, request_fd, reply_fd, *flags = argv
+    lab_folder, request_fd, reply_fd, *flags = argv
     request_fd, reply_fd = int(request_fd), int(reply_fd)
     judge = "--judge" in flags
     die_with_parent()
@@ -208,20 +211,10 @@ def main(argv: list[str]) -> None:
     probes = {} if judge else trusted_probes()  # before the lab: it may patch them
     write_message(reply_fd, {"ready": True})
 
-    lab, tripwire = None, Tripwire(os.path.abspath(lab_file))
+    lab, lab_file = None, "-"
+    tripwire = Tripwire(os.path.abspath(lab_folder))
     if not judge:
         sys.addaudithook(tripwire)
-    if lab_file != "-":
-        sys.path.insert(0, str(Path(lab_file).parent))
-        try:
-            lab = load_module(lab_file, module_name)
-        except BaseException as error:  # noqa: BLE001  (SystemExit and KeyboardInterrupt are student errors too)
-            write_message(
-                reply_fd,
-                {"import_error": describe(error, lab_file), "violations": tripwire.violations},
-            )
-            return
-    write_message(reply_fd, {"imported": True, "violations": tripwire.violations})
 
     def tensor(array, dtype):
         return tf.convert_to_tensor(array, dtype=dtype)
@@ -235,10 +228,11 @@ def main(argv: list[str]) -> None:
             return
         op = request["op"]
         try:
-            if op == "load":  # another variant of the lab (the autograder's own tests)
-                lab_file = request["file"]
-                sys.path.insert(0, str(Path(lab_file).parent))
-                lab = load_module(lab_file, module_name)
+            if op == "load":
+                lab, lab_file = None, request["file"]
+                if str(Path(lab_file).parent) not in sys.path:
+                    sys.path.insert(0, str(Path(lab_file).parent))
+                lab = load_module(lab_file, request["module"])
                 reply: dict[str, Any] = {"imported": True}
             elif op == "measure" and judge:
                 if request["file"] not in measures:
@@ -281,8 +275,8 @@ def main(argv: list[str]) -> None:
                 reply = {"error": describe(error, lab_file)}
         except BaseException as error:  # noqa: BLE001  (SystemExit and KeyboardInterrupt included)
             reply = {"error": describe(error, lab_file)}
-            if op == "load":
-                reply = {"import_error": reply["error"]}
+        if op == "load" and "error" in reply:
+            reply = {"import_error": reply["error"]}
         reply["violations"] = tripwire.violations
         write_message(reply_fd, reply)
 
