@@ -13,7 +13,9 @@ one block
 (a level may take several lines, each repeating its prefix). The student copy replaces the block
 with a one-line stub that names the exercise and `course hint`, and the hints go to
 `labs/hints.json`, where `course hint lab2.rotate --level N` reads them. Above each exercise the
-copy states, from `course.registry`, what it teaches and what it builds on.
+copy states, from `course.registry`, what it teaches and what it builds on. Each lab is also a
+notebook (`course.lab_notebook`): `labs/labN_<name>.ipynb` from the stub, and, for instructors,
+`solutions/labN_<name>.ipynb` from the solution.
 """
 
 from __future__ import annotations
@@ -132,27 +134,62 @@ def strip_solutions(source: str, filename: str = "<solution>") -> tuple[str, dic
     return "".join(out), hints
 
 
+def _lab_key(path: Path) -> str | None:
+    try:
+        return registry.lab(path.stem).key
+    except registry.RegistryError:
+        return None
+
+
 def expected_labs(solutions: Path = ROOT / "solutions") -> dict[str, str]:
-    """File name -> generated content, for every `lab*.py` in `solutions` and `hints.json`."""
+    """File name -> generated content of labs/: for every `lab*.py` in `solutions`, its stub and
+    the stub's notebook; and `hints.json`."""
+    from course.lab_notebook import lab_notebook
+
     files, hints = {}, {}
     for path in sorted(solutions.glob("lab*.py")):
         files[path.name], found = strip_solutions(path.read_text(), str(path))
         hints.update(found)
+        if _lab_key(path):
+            notebook = path.with_suffix(".ipynb").name
+            files[notebook] = lab_notebook(files[path.name], _lab_key(path), f"labs/{notebook}")
     files[HINTS] = json.dumps(hints, indent=1, ensure_ascii=False) + "\n"
     return files
 
 
-def stale_labs(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") -> list[str]:
-    """Names of the lab files that differ from, are missing from, or are extra to what is
-    generated."""
-    expected = expected_labs(solutions)
-    present = {path.name for path in labs.glob("lab*.py")}
+def solution_notebooks(solutions: Path = ROOT / "solutions") -> dict[str, str]:
+    """File name -> the notebook of each solution, for instructors (in `solutions`)."""
+    from course.lab_notebook import lab_notebook
+
+    return {
+        path.with_suffix(".ipynb").name: lab_notebook(
+            path.read_text(), _lab_key(path), f"solutions/{path.with_suffix('.ipynb').name}"
+        )
+        for path in sorted(solutions.glob("lab*.py"))
+        if _lab_key(path)
+    }
+
+
+def _stale(expected: dict[str, str], folder: Path) -> list[str]:
+    present = {path.name for pattern in ("lab*.py", "lab*.ipynb") for path in folder.glob(pattern)}
     stale = [
         name
         for name, text in expected.items()
-        if not (labs / name).exists() or (labs / name).read_text() != text
+        if not (folder / name).exists() or (folder / name).read_text() != text
     ]
     return sorted(stale + sorted(present - expected.keys()))
+
+
+def stale_labs(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") -> list[str]:
+    """Names of the generated files (labs/, and the solution notebooks, "solutions/NAME") that
+    differ from, are missing from, or are extra to what is generated."""
+    notebooks = solution_notebooks(solutions)
+    solution_stale = [
+        f"solutions/{name}"
+        for name, text in notebooks.items()
+        if not (solutions / name).exists() or (solutions / name).read_text() != text
+    ]
+    return _stale(expected_labs(solutions), labs) + solution_stale
 
 
 def _bodies(source: str) -> dict[str, str]:
@@ -180,12 +217,21 @@ def _is_stub(body: str) -> bool:
 
 def worked_on(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") -> list[str]:
     """The lab files in `labs` where code replaced a stub (a student's work), "file: function"."""
+    from course.grading.notebooks import NotebookError, notebook_source
+
     found = []
-    for name, text in expected_labs(solutions).items():
+    expected = expected_labs(solutions)
+    for name, text in expected.items():
         path = labs / name
-        if name == HINTS or not path.exists() or path.read_text() == text:
+        if name == HINTS or not path.exists() or path.read_text(errors="replace") == text:
             continue
-        stubs, present = _bodies(text), _bodies(path.read_text(errors="replace"))
+        stub = expected[Path(name).with_suffix(".py").name]
+        try:
+            is_notebook = name.endswith(".ipynb")
+            code = notebook_source(path) if is_notebook else path.read_text(errors="replace")
+        except NotebookError:
+            code = ""
+        stubs, present = _bodies(stub), _bodies(code)
         if not present:
             found.append(f"{name}: (does not parse)")
             continue
@@ -214,7 +260,12 @@ def write_labs(
             + "); save it elsewhere, or run `course release --force` to overwrite it"
         )
     expected = expected_labs(solutions)
-    extra = sorted(path for path in labs.glob("lab*.py") if path.name not in expected)
+    extra = sorted(
+        path
+        for pattern in ("lab*.py", "lab*.ipynb")
+        for path in labs.glob(pattern)
+        if path.name not in expected
+    )
     if extra and not force:
         names = ", ".join(path.name for path in extra)
         raise ReleaseError(
@@ -222,6 +273,8 @@ def write_labs(
             "move them away, or run `course release --force` to delete them"
         )
     written = [atomic_write(labs / name, text) for name, text in expected.items()]
+    notebooks = solution_notebooks(solutions)
+    written += [atomic_write(solutions / name, text) for name, text in notebooks.items()]
     for path in extra:
         path.unlink()
     return written

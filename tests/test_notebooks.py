@@ -13,7 +13,7 @@ from commands import LIMITS, course
 from mutation import replace_function, variants
 
 from course import ROOT, registry
-from course.grading.notebooks import NotebookError, notebook_source
+from course.grading.notebooks import NotebookError, graded_form, notebook_source, untouched
 
 
 def as_notebook(source: str) -> dict:
@@ -92,22 +92,41 @@ def test_notebooks_grade_like_py_files_end_to_end(tmp_path):
     assert reports["notebook"]["score"] < reports["notebook"]["max_score"]  # the mutant's lab 1
 
 
-def test_a_notebook_that_cannot_be_graded_costs_only_its_lab(tmp_path):
-    (tmp_path / "lab1_supervised.ipynb").write_text('{"cells": [')  # cut short
-    shutil.copy(ROOT / "solutions" / "lab1_supervised.py", tmp_path)  # and the .py beside it
-    solution = (ROOT / "solutions" / "lab2_rotation.py").read_text()
-    write_notebook(tmp_path / "lab2_rotation.ipynb", solution)
+def test_the_form_that_holds_the_work_is_graded(tmp_path):
+    """labs/ holds both forms as released: the one the student worked in is graded; work in both,
+    or a broken notebook alone, costs only its lab, with one line that says what to do."""
+    lab, _, exercise, code = next(v for v in variants("mutants") if v[0] == "lab1")
+    lab1 = (ROOT / "solutions" / "lab1_supervised.py").read_text()
+    (tmp_path / "lab1_supervised.py").write_text(replace_function(lab1, exercise, code))
+    write_notebook(tmp_path / "lab1_supervised.ipynb", lab1)  # work in both forms
+    (tmp_path / "lab2_rotation.ipynb").write_text('{"cells": [')  # cut short, and no .py
+    shutil.copy(ROOT / "labs" / "lab4_simclr.py", tmp_path)  # the stubs, as released
+    lab4 = (ROOT / "solutions" / "lab4_simclr.py").read_text()
+    write_notebook(tmp_path / "lab4_simclr.ipynb", lab4)  # the work in the notebook
     graded = course("grade", str(tmp_path), "--json", str(tmp_path / "r.json"), *LIMITS)
     assert graded.returncode == 0, graded.stderr
-    report = json.loads((tmp_path / "r.json").read_text())
-    lab1 = [t for t in report["tests"] if t["name"].startswith("lab1.")]
-    lab2 = [t for t in report["tests"] if t["name"].startswith("lab2.")]
-    assert all(t["status"] == "passed" for t in lab2), [t["output"] for t in lab2]
-    assert lab1 and all(t["score"] == 0 for t in lab1)
-    assert {t["output"] for t in lab1} == {
-        "both lab1_supervised.py and lab1_supervised.ipynb are in the submission: hand in one of"
-        " them"
+    tests = json.loads((tmp_path / "r.json").read_text())["tests"]
+    by_lab = {key: [t for t in tests if t["name"].startswith(f"{key}.")] for key in registry.LABS}
+    assert by_lab["lab4"] and all(t["status"] == "passed" for t in by_lab["lab4"])
+    assert by_lab["lab1"] and all(t["score"] == 0 for t in by_lab["lab1"])
+    assert {t["output"] for t in by_lab["lab1"]} == {
+        "both lab1_supervised.py and lab1_supervised.ipynb hold code of yours: hand in one of"
+        " them (or leave the other as released, with its stubs)"
     }
+    broken = "lab2_rotation.ipynb is not a valid notebook"
+    assert by_lab["lab2"] and all(broken in t["output"] for t in by_lab["lab2"])
+
+
+def test_graded_form():
+    exercises = [e.name for e in registry.LABS["lab2"].exercises]
+    stubs = (ROOT / "labs" / "lab2_rotation.py").read_text()
+    solution = (ROOT / "solutions" / "lab2_rotation.py").read_text()
+    work = replace_function(solution, "rotate", "def rotate(images, k):\n    return images")
+    assert untouched(stubs, exercises) and not untouched(solution, exercises)
+    assert graded_form(solution, solution, exercises) == "py"  # the same code: either
+    assert graded_form(solution, stubs, exercises) == "py"
+    assert graded_form(stubs, solution, exercises) == "ipynb"
+    assert graded_form(work, solution, exercises) is None
 
 
 @pytest.mark.parametrize(

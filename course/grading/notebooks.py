@@ -3,13 +3,17 @@
 It is graded from its code cells in order (the contract, "Notebook submissions"): lines that start
 with `%` or `!` (IPython magics, shell escapes) are dropped, and cells tagged `demo` (cell
 metadata `tags`) are skipped, so that a notebook grades exactly as the same code in a `.py`. The
-notebook is read as untrusted JSON; nothing of it runs here.
+notebook is read as untrusted JSON; nothing of it runs here. Where a lab's folder holds both forms
+(the students' labs/ does, as released) the one holding the student's work is graded
+(`graded_form`).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
+from typing import Sequence
 
 MAX_BYTES = 50 << 20  # a lab's notebook with its outputs; far more than any honest one
 
@@ -51,3 +55,41 @@ def notebook_source(path: Path) -> str:
     if not any(source.strip() for source in sources):
         raise NotebookError(f"{name} has no code cells: write the lab's functions in code cells")
     return "\n\n".join(sources) + "\n"
+
+
+def _program(source: str) -> str | None:
+    """The code of `source` without its module docstring, as an AST dump (None: no Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    if tree.body and isinstance(tree.body[0], ast.Expr):
+        if isinstance(tree.body[0].value, ast.Constant):
+            tree.body = tree.body[1:]
+    return ast.dump(tree)
+
+
+def untouched(source: str, exercises: Sequence[str]) -> bool:
+    """Whether every exercise of `source` is still a stub: its body raises NotImplementedError at
+    its top level (after the lines a stub may give), so it can earn nothing."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in exercises:
+            raises = [s for s in node.body if isinstance(s, ast.Raise) and s.exc is not None]
+            if not any("NotImplementedError" in ast.unparse(s.exc) for s in raises):
+                return False
+    return True
+
+
+def graded_form(python: str, notebook: str, exercises: Sequence[str]) -> str | None:
+    """Which of a lab's two forms to grade when both are there (labs/ holds both, as released):
+    "py" if they are the same code or the notebook is still the stubs, "ipynb" if only the
+    notebook holds work, None if both do (the student must choose)."""
+    if _program(python) == _program(notebook) or untouched(notebook, exercises):
+        return "py"
+    if untouched(python, exercises):
+        return "ipynb"
+    return None

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from course import ROOT, registry
-from course.grading.notebooks import NotebookError, notebook_source
+from course.grading.notebooks import NotebookError, graded_form, notebook_source, untouched
 from course.grading.scan import solution_references
 from course.grading.submission import StudentCodeError, Submission
 from course.impl import impl_dir
@@ -342,7 +342,7 @@ def _student_submission(
     config = request.config
     folder = impl_dir(config.getoption("--impl"))
     handed_in = folder / registry.LABS[request.module.LAB].file
-    lab_file, problem = _lab_file(config, handed_in)
+    lab_file, problem = _lab_file(config, handed_in, _exercise_names(request))
     # A notebook is named as handed in; its line numbers count its code cells, joined.
     shown_name = "" if lab_file == handed_in else handed_in.with_suffix(".ipynb").name
     if worker is None:
@@ -386,21 +386,31 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _finish_lab(item.config, lab_key, complete=True)
 
 
-def _lab_file(config: pytest.Config, lab_file: Path) -> tuple[Path, str]:
+def _lab_file(
+    config: pytest.Config, lab_file: Path, exercises: tuple[str, ...]
+) -> tuple[Path, str]:
     """The file to grade for `lab_file` (labN_name.py), and what is wrong with the submission's
-    form: its notebook, labN_name.ipynb, where there is one instead of the .py, written out as the
-    .py it grades as (`course.grading.notebooks`), in a folder of its own that the run removes."""
+    form: its notebook, labN_name.ipynb, where there is one instead of the .py (or beside a .py
+    that is still the stubs), written out as the .py it grades as (`course.grading.notebooks`), in
+    a folder of its own that the run removes."""
     notebook = lab_file.with_suffix(".ipynb")
-    if not notebook.is_file():
+    if not notebook.is_file() or lab_file.is_symlink():  # the worker refuses a linked .py
         return lab_file, ""
-    if lab_file.is_file():
-        return lab_file, (
-            f"both {lab_file.name} and {notebook.name} are in the submission: hand in one of them"
-        )
+    python = lab_file.read_text(errors="replace") if lab_file.is_file() else None
     try:
         source = notebook_source(notebook)
     except NotebookError as error:
-        return lab_file, str(error)
+        # Beside a .py holding work, a broken notebook is not what was handed in.
+        return lab_file, "" if python and not untouched(python, exercises) else str(error)
+    if python is not None:
+        form = graded_form(python, source, exercises)
+        if form == "py":
+            return lab_file, ""
+        if form is None:
+            return lab_file, (
+                f"both {lab_file.name} and {notebook.name} hold code of yours: hand in one of"
+                " them (or leave the other as released, with its stubs)"
+            )
     converted = _notebook_folder(config) / lab_file.name
     converted.write_text(source)
     converted.chmod(0o644)

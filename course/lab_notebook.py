@@ -1,0 +1,153 @@
+"""A lab as a Jupyter/Colab notebook, generated from the lab's `.py` (the students' stubs or the
+solutions): one master copy, two forms.
+
+The notebook holds the `.py`'s code, cut into cells at its top-level functions, so that its code
+cells joined are the `.py` (a notebook submission grades as the file, `course.grading.notebooks`).
+Around them come cells for the reader, all tagged `demo` (the grader skips them): the lab's text
+as markdown, an install cell for Colab, after each exercise a check cell (its public checks, run
+by `course.in_notebook.check`) and, where the exercise makes something to look at, a figure drawn
+with the student's own function, and at the end a quick training run compared with the
+workshop's table.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+
+import nbformat
+
+from course import ROOT, registry
+
+FIGURES = {
+    "lab1.make_pipeline": "show_pipeline(make_pipeline)",
+    "lab2.rotate": "show_rotations(rotate)",
+    "lab4.random_resized_crop": "show_views(random_resized_crop)",
+    "lab4.augment": "show_views(augment)",
+}
+"""Exercise -> the figure cell after it: what the student's function made, drawn (a bug shows)."""
+
+EXPERIMENTS = {"lab1": "supervised", "lab2": "rotation", "lab4": "simclr"}
+"""Lab -> the `course experiment` its training cell runs on the notebook's functions."""
+
+
+def repository() -> str:
+    """The class's repository on GitHub, "owner/name", from setup.cfg's `url` (the instructor's to
+    set): where Colab opens the notebooks and installs the course from."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    url = config.get("metadata", "url", fallback="https://github.com/ssl-course/ssl-course")
+    return url.removeprefix("https://github.com/").strip("/")
+
+
+def code_cells(source: str) -> list[str]:
+    """`source` without its module docstring, cut before each top-level function (with the
+    comments and decorators above it): the cells whose join is the file."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    body = tree.body
+    start = body[0].end_lineno if body and isinstance(body[0], ast.Expr) else 0
+    cuts = []
+    for node in body:
+        if isinstance(node, ast.FunctionDef):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            while first > start and lines[first - 1].startswith("#"):
+                first -= 1
+            cuts.append(first)
+    bounds = [start, *cuts, len(lines)]
+    cells = ["".join(lines[a:b]).strip("\n") for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [cell for cell in cells if cell.strip()]
+
+
+def _function(cell: str) -> str | None:
+    names = [node.name for node in ast.parse(cell).body if isinstance(node, ast.FunctionDef)]
+    return names[0] if names else None
+
+
+def install_cell(lab: registry.Lab) -> str:
+    helpers = sorted(
+        {"check", "train"}
+        | {FIGURES[e.key].split("(")[0] for e in lab.exercises if e.key in FIGURES}
+    )
+    return f'''# In Colab: the course's code and checks, from the class's repository. Elsewhere
+# this does nothing: install the course with `pip install -e .`, open this notebook in labs/.
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and not os.path.isdir("/content/course-repo"):
+    subprocess.run(["git", "clone", "-q", "https://github.com/{repository()}",
+                    "/content/course-repo"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/course-repo"],
+                   check=True)
+if "google.colab" in sys.modules:
+    sys.path.insert(0, "/content/course-repo")
+    os.chdir("/content/course-repo/labs")
+
+from course.in_notebook import {", ".join(helpers)}
+from course.quiet import start_tensorflow
+
+start_tensorflow()  # quietly: TensorFlow's start-up log lines say nothing to act on
+
+# The data, as `course experiment --data` takes it: "tfds" (downloaded on first use) or a folder
+# in the image-folder layout. Set COURSE_DATA, or write the folder here.
+DATA = os.environ.get("COURSE_DATA", "tfds")'''
+
+
+def lab_notebook(source: str, lab_key: str, path: str) -> str:
+    """The notebook of lab `lab_key` whose `.py` is `source`, as JSON text; `path` is where it
+    lies in the repository (for the Colab badge). Deterministic: the same source, the same
+    bytes."""
+    lab = registry.LABS[lab_key]
+    doc = ast.get_docstring(ast.parse(source)) or lab.title
+    title, _, text = doc.partition("\n")
+    badge = (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        f"(https://colab.research.google.com/github/{repository()}/blob/main/{path})"
+    )
+    cells = [
+        nbformat.v4.new_markdown_cell(f"# {title}\n\n{badge}\n{text}"),
+        nbformat.v4.new_code_cell(install_cell(lab), metadata={"tags": ["demo"]}),
+    ]
+    for code in code_cells(source):
+        name = _function(code)
+        exercise = next((e for e in lab.exercises if e.name == name), None)
+        if exercise is not None:
+            number = lab.exercises.index(exercise) + 1
+            cells.append(
+                nbformat.v4.new_markdown_cell(
+                    f"## Exercise {lab_key.removeprefix('lab')}.{number}: `{name}`"
+                    f" ({exercise.points} points)\n\nWhat it teaches: {exercise.teaches}."
+                    f" Replace the `raise NotImplementedError` with your code, run the cell,"
+                    f" then the check below it (`course hint {exercise.key}` gives hints)."
+                )
+            )
+        cells.append(nbformat.v4.new_code_cell(code))
+        if exercise is not None:
+            cells.append(_demo(f'check("{exercise.key}")'))
+            if exercise.key in FIGURES:
+                cells.append(_demo(FIGURES[exercise.key]))
+    if lab_key in EXPERIMENTS:
+        cells += [
+            nbformat.v4.new_markdown_cell(
+                "## Training on CIFAR-10\n\nA short run of `course experiment"
+                f" {EXPERIMENTS[lab_key]}` on the functions of this notebook (the `quick` budget:"
+                " minutes on a laptop's CPU), its table beside the workshop's. `course experiment"
+                f" {EXPERIMENTS[lab_key]} --budget full` runs the workshop's protocol."
+            ),
+            _demo(f'train("{EXPERIMENTS[lab_key]}", DATA)'),
+        ]
+    notebook = nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+    )
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"{lab_key}-{index:02d}"  # not random: a regenerated notebook is the same file
+    return nbformat.writes(notebook) + "\n"
+
+
+def _demo(code: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(code, metadata={"tags": ["demo"]})
