@@ -1,10 +1,12 @@
 """What a lab notebook's cells call (`course.lab_notebook` writes them): the public checks of one
 exercise, figures drawn with the student's own functions, and a short training run.
 
-The code graded or trained is the notebook's as it has run: every executed cell that only defines
-things (imports, functions, classes, constants), in the order it ran, so that a function
-rewritten and run again counts in its last form. A stub, or any error of the student's code,
-shows as one line that says what to do, never as a traceback.
+The code graded or trained is the notebook's as it has run: the statements of its executed cells
+that define things (imports, functions, classes, constants), in the order they ran, so that a
+function rewritten and run again counts in its last form (what a cell computes or prints is left
+out). It is a student's feedback: the grade comes from the notebook handed in, all its code cells
+in order (`course.grading.notebooks`). A stub, or any error of the student's code, shows as one
+line that says what to do, never as a traceback.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _defines(node: ast.stmt) -> bool:
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         try:
             ast.literal_eval(node.value)
-        except ValueError:
+        except Exception:  # noqa: BLE001  (ValueError, TypeError, ...: not a literal)
             return False
         return True
     return False
@@ -48,10 +50,15 @@ def notebook_code() -> str:
     for text in history:
         try:
             tree = ast.parse(text)
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
-        if tree.body and all(_defines(node) for node in tree.body):
-            kept.append(text)
+        for node in tree.body:
+            if _defines(node):
+                decorators = getattr(node, "decorator_list", [])
+                kept.append(
+                    "".join(f"@{ast.get_source_segment(text, d)}\n" for d in decorators)
+                    + ast.get_source_segment(text, node)
+                )
     return "\n\n".join(kept) + "\n"
 
 

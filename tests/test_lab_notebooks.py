@@ -68,6 +68,24 @@ def test_release_check_names_a_stale_notebook_and_keeps_work_in_one(tmp_path):
     assert worked_on(solutions, labs) == ["lab2_rotation.ipynb: rotate()"]
 
 
+def test_a_check_cell_grades_the_definitions_the_notebook_ran(monkeypatch):
+    """In run order, the last definition of a function wins; what a cell computes or prints
+    is left out, its definitions kept (decorators too)."""
+    from unittest import mock
+
+    from course import in_notebook
+
+    first = (
+        "import os\nx = {[]: 1}\nprint(1)\ndef f(a):\n    return a\n@dec\ndef g():\n    pass\n"
+        "Y = 3; print(2)"
+    )
+    shell = mock.Mock(user_ns={"In": ["", first, "def f(a):\n    return 2 * a", "f(("]})
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    code = in_notebook.notebook_code()
+    assert "print" not in code and "x =" not in code and "@dec\ndef g():" in code
+    assert code.index("return a") < code.index("return 2 * a") and "Y = 3" in code
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("folder", FORMS)
 @pytest.mark.parametrize("lab", list(registry.LABS))

@@ -127,6 +127,12 @@ def test_graded_form():
     assert graded_form(solution, stubs, exercises) == "py"
     assert graded_form(stubs, solution, exercises) == "ipynb"
     assert graded_form(work, solution, exercises) is None
+    # Work written above the stub's raise, left in place, is work; so is an exercise renamed away.
+    stub_line = '    raise NotImplementedError("lab2.rotate'
+    above = stubs.replace(stub_line, "    return images\n" + stub_line, 1)
+    assert above != stubs and graded_form(stubs, above, exercises) == "ipynb"
+    assert not untouched(stubs.replace("def rotate(", "def my_rotate("), exercises)
+    assert graded_form("def (", stubs, exercises) == "py" and not untouched("((" * 200, exercises)
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ def _program(source: str) -> str | None:
     """The code of `source` without its module docstring, as an AST dump (None: no Python)."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     if tree.body and isinstance(tree.body[0], ast.Expr):
         if isinstance(tree.body[0].value, ast.Constant):
@@ -70,18 +70,25 @@ def _program(source: str) -> str | None:
 
 
 def untouched(source: str, exercises: Sequence[str]) -> bool:
-    """Whether every exercise of `source` is still a stub: its body raises NotImplementedError at
-    its top level (after the lines a stub may give), so it can earn nothing."""
+    """Whether every exercise is in `source` as a stub, as released: a `def` whose body ends by
+    raising NotImplementedError (after the lines a stub may give) and returns nothing."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
+    stubs = set()
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in exercises:
-            raises = [s for s in node.body if isinstance(s, ast.Raise) and s.exc is not None]
-            if not any("NotImplementedError" in ast.unparse(s.exc) for s in raises):
-                return False
-    return True
+        if isinstance(node, ast.FunctionDef) and node.name in exercises and node.body:
+            last = node.body[-1]
+            returns = any(isinstance(s, ast.Return) for s in ast.walk(node))
+            if (
+                isinstance(last, ast.Raise)
+                and last.exc is not None
+                and "NotImplementedError" in ast.unparse(last.exc)
+                and not returns
+            ):
+                stubs.add(node.name)
+    return stubs == set(exercises)
 
 
 def graded_form(python: str, notebook: str, exercises: Sequence[str]) -> str | None:

@@ -300,7 +300,9 @@ def judge(request: pytest.FixtureRequest) -> Submission:
     module's `LAB` where it is installed. It starts beside the student's worker."""
     config, lab_key = request.config, request.module.LAB
     config.stash.setdefault(_OVER_LIMIT, set())
-    config.stash.setdefault(_STARTED, {}).setdefault(lab_key, time.monotonic())
+    if lab_key not in config.stash.setdefault(_STARTED, {}):
+        config.stash[_STARTED][lab_key] = time.monotonic()
+        _emit(config, {"event": "started", "lab": lab_key})
     solution_file = _solutions(config) / registry.LABS[lab_key].file
     reference = solution_file if solution_file.is_file() else None
     workers = _workers(config)
@@ -421,11 +423,11 @@ def _notebook_folder(config: pytest.Config) -> Path:
     """Where the run's notebooks are written out as .py files: one folder, so that one sandbox
     shows them all; the run removes it."""
     if _NOTEBOOKS not in config.stash:
-        # World-readable, as the sandbox's scratch is: a worker as uid 65534 must read it.
+        # A worker as uid 65534 must reach its files, as the sandbox's scratch.
         folder = config.stash[_NOTEBOOKS] = Path(
             tempfile.mkdtemp(prefix="course-notebook-", dir="/tmp")
         )
-        folder.chmod(0o755)
+        folder.chmod(0o711)  # its files are read by name, never listed
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     return config.stash[_NOTEBOOKS]
 

@@ -223,13 +223,21 @@ def grade_labs(
                 " finished by then earn no points"
             )
         records, _ = read_verdicts(results)
-        # A lab graded to its end before the run failed keeps its grade, without that problem.
+        # A lab graded to its end before the run failed keeps its grade, without that problem;
+        # one the run never reached says so.
         complete = {r.get("lab") for r in records if r["event"] == "lab" and r.get("complete")}
-        graded = {
-            lab: _read_results(results, lab, "" if lab in complete else problem) for lab in labs
-        }
-    for result in graded.values():
-        if not result.seconds:  # the lab did not finish: the run's time is its time
+        started = {r.get("lab") for r in records if r["event"] == "started"}
+
+        def lab_problem(lab: str) -> str:
+            if lab in complete or not problem:
+                return ""
+            if lab in started:
+                return problem
+            return f"grading stopped before this lab began: {problem}"
+
+        graded = {lab: _read_results(results, lab, lab_problem(lab)) for lab in labs}
+    for lab, result in graded.items():
+        if not result.seconds and lab in started:  # cut short: the run's time is its time
             result.seconds = time.monotonic() - start
         result.isolation = level
     return graded

@@ -243,21 +243,40 @@ class Submission:
         self._ready, self._loaded = False, None
 
     def _ensure_started(self) -> None:
+        loading = self.lab_file is not None and self._loaded != self.lab_file
+        if loading and self.process is not None and self.process.poll() is not None:
+            self.stop()  # it died between labs (a thread of the last one): this lab gets a new one
+        reused = loading and self._loaded is not None
         self.start()
         if not self._ready:
             self._receive(TENSORFLOW_START_SECONDS, "starting TensorFlow")
             self._ready = True
-        if self.lab_file is None or self._loaded == self.lab_file:
+        if not loading:
             return
         self._check_file()
-        write_message(
-            self._request,
-            {
-                "op": "load",
-                "file": self.sandbox.path(self.lab_file),
-                "module": self.lab_file.stem,
-            },
-        )
+        try:
+            self._load()
+        except StudentCodeError as error:
+            if not reused or error.kind not in ("timeout", "crash"):
+                raise
+            # The earlier labs may have spent the worker's limits (CPU time, memory): this lab
+            # is imported once more, in a fresh worker, before it is blamed.
+            self.fatal = None
+            self.stop()
+            self._ensure_started()
+
+    def _load(self) -> None:
+        try:
+            write_message(
+                self._request,
+                {
+                    "op": "load",
+                    "file": self.sandbox.path(self.lab_file),
+                    "module": self.lab_file.stem,
+                },
+            )
+        except OSError:
+            pass  # the worker died; _receive says how
         reply = self._receive(self.import_timeout, f"importing {self.name}")
         if "import_error" in reply:
             self.stop()  # what ran of the file stays in the process: the next lab gets a new one
