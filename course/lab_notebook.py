@@ -8,14 +8,16 @@ as markdown, an install cell for Colab, after each exercise a check cell (its pu
 by `course.in_notebook.check`) and, where the exercise makes something to look at, a figure drawn
 with the student's own function, and at the end a quick training run compared with the
 workshop's table.
+
+The JSON is written here, in nbformat 4.5's layout (the tests validate it with nbformat): `course
+release --check` runs in any Python, with nothing of the course's dependencies installed.
 """
 
 from __future__ import annotations
 
 import ast
 import configparser
-
-import nbformat
+import json
 
 from course import ROOT, registry
 
@@ -105,49 +107,59 @@ def lab_notebook(source: str, lab_key: str, path: str) -> str:
         f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
         f"(https://colab.research.google.com/github/{repository()}/blob/main/{path})"
     )
-    cells = [
-        nbformat.v4.new_markdown_cell(f"# {title}\n\n{badge}\n{text}"),
-        nbformat.v4.new_code_cell(install_cell(lab), metadata={"tags": ["demo"]}),
-    ]
+    cells = [_markdown(f"# {title}\n\n{badge}\n{text}"), _code(install_cell(lab), demo=True)]
     for code in code_cells(source):
         name = _function(code)
         exercise = next((e for e in lab.exercises if e.name == name), None)
         if exercise is not None:
             number = lab.exercises.index(exercise) + 1
             cells.append(
-                nbformat.v4.new_markdown_cell(
+                _markdown(
                     f"## Exercise {lab_key.removeprefix('lab')}.{number}: `{name}`"
                     f" ({exercise.points} points)\n\nWhat it teaches: {exercise.teaches}."
                     f" Replace the `raise NotImplementedError` with your code, run the cell,"
                     f" then the check below it (`course hint {exercise.key}` gives hints)."
                 )
             )
-        cells.append(nbformat.v4.new_code_cell(code))
+        cells.append(_code(code))
         if exercise is not None:
-            cells.append(_demo(f'check("{exercise.key}")'))
+            cells.append(_code(f'check("{exercise.key}")', demo=True))
             if exercise.key in FIGURES:
-                cells.append(_demo(FIGURES[exercise.key]))
+                cells.append(_code(FIGURES[exercise.key], demo=True))
     if lab_key in EXPERIMENTS:
         cells += [
-            nbformat.v4.new_markdown_cell(
+            _markdown(
                 "## Training on CIFAR-10\n\nA short run of `course experiment"
                 f" {EXPERIMENTS[lab_key]}` on the functions of this notebook (the `quick` budget:"
                 " minutes on a laptop's CPU), its table beside the workshop's. `course experiment"
                 f" {EXPERIMENTS[lab_key]} --budget full` runs the workshop's protocol."
             ),
-            _demo(f'train("{EXPERIMENTS[lab_key]}", DATA)'),
+            _code(f'train("{EXPERIMENTS[lab_key]}", DATA)', demo=True),
         ]
-    notebook = nbformat.v4.new_notebook(
-        cells=cells,
-        metadata={
+    for index, cell in enumerate(cells):
+        cell["id"] = f"{lab_key}-{index:02d}"  # not random: regenerated, the same file
+    notebook = {
+        "cells": cells,
+        "metadata": {
             "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"},
         },
-    )
-    for index, cell in enumerate(notebook.cells):
-        cell.id = f"{lab_key}-{index:02d}"  # not random: a regenerated notebook is the same file
-    return nbformat.writes(notebook) + "\n"
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
 
 
-def _demo(code: str) -> nbformat.NotebookNode:
-    return nbformat.v4.new_code_cell(code, metadata={"tags": ["demo"]})
+def _markdown(text: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": text.splitlines(keepends=True)}
+
+
+def _code(code: str, demo: bool = False) -> dict:
+    """A code cell; `demo`: one the grader skips (what it shows is for the reader)."""
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {"tags": ["demo"]} if demo else {},
+        "outputs": [],
+        "source": code.splitlines(keepends=True),
+    }

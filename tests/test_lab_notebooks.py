@@ -31,7 +31,10 @@ def test_a_notebooks_graded_code_is_its_py_and_every_exercise_has_a_check(folder
     path = ROOT / folder / registry.LABS[lab].file
     if not path.is_file():
         pytest.skip(f"{lab} is not written yet")
+    import nbformat
+
     notebook = path.with_suffix(".ipynb")
+    nbformat.validate(nbformat.reads(notebook.read_text(), as_version=4))  # raises if invalid
     assert program(notebook_source(notebook)) == program(path.read_text())
     cells = json.loads(notebook.read_text())["cells"]
     demo = [c for c in cells if "demo" in c["metadata"].get("tags", [])]
