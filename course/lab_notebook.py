@@ -9,8 +9,9 @@ by `course.in_notebook.check`) and, where the exercise makes something to look a
 with the student's own function, and at the end a quick training run compared with the
 workshop's table.
 
-The JSON is written here, in nbformat 4.5's layout (the tests validate it with nbformat): `course
-release --check` runs in any Python, with nothing of the course's dependencies installed.
+The JSON is written here, in nbformat 4.5's layout (the tests validate it with nbformat), so that
+`course release` needs no notebook package: it runs where TensorFlow and Jupyter are not
+installed, as it did before the notebooks.
 """
 
 from __future__ import annotations
