@@ -29,9 +29,10 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
+import cgroups
+
 from course import ROOT, registry
 
-CGROUPS = Path("/sys/fs/cgroup")
 MEMORY = 768 * 10**6  # Gradescope's "768 MB"
 PERIOD_US = 100_000
 TIME_LIMIT = 600
@@ -42,7 +43,7 @@ def main() -> int:
     options.add_argument("--labs", nargs="+", default=["lab1", "lab2", "lab4"])
     options.add_argument("--cpus", type=float, default=0.5)
     args = options.parse_args()
-    if not os.access(CGROUPS / "memory", os.W_OK) or not os.access(CGROUPS / "cpu", os.W_OK):
+    if not cgroups.available("memory", "cpu"):
         print("needs writable cgroup v1 memory and cpu controllers (run as root)", file=sys.stderr)
         return 2
     root = Path(tempfile.mkdtemp(prefix="autograder-"))
@@ -83,18 +84,15 @@ def main() -> int:
 
 
 def run_in_container(root: Path, env: dict, cpus: float) -> dict:
-    name = f"course-gradescope-{os.getpid()}"
-    memory, cpu = CGROUPS / "memory" / name, CGROUPS / "cpu" / name
-    memory.mkdir()
-    cpu.mkdir()
-    try:
+    with cgroups.groups(f"course-gradescope-{os.getpid()}", "memory", "cpu") as made:
+        memory, cpu = made["memory"], made["cpu"]
         (memory / "memory.limit_in_bytes").write_text(str(MEMORY))
         (cpu / "cpu.cfs_period_us").write_text(str(PERIOD_US))
         (cpu / "cpu.cfs_quota_us").write_text(str(int(cpus * PERIOD_US)))
-        enter = f"echo $$ > {memory}/cgroup.procs && echo $$ > {cpu}/cgroup.procs && exec bash"
         start = time.monotonic()
+        script = shlex.quote(str(root / "source" / "run_autograder"))
         subprocess.run(
-            ["sh", "-c", f"{enter} {shlex.quote(str(root / 'source' / 'run_autograder'))}"],
+            ["sh", "-c", f"{cgroups.enter(made)}exec bash {script}"],
             cwd=root / "source",
             env=env,
             timeout=TIME_LIMIT,
@@ -104,14 +102,6 @@ def run_in_container(root: Path, env: dict, cpus: float) -> dict:
         peak = int((memory / "memory.max_usage_in_bytes").read_text())
         control = (memory / "memory.oom_control").read_text().split()
         kills = int(control[control.index("oom_kill") + 1]) if "oom_kill" in control else 0
-    finally:
-        for group in (memory, cpu):
-            for _ in range(50):
-                try:
-                    group.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.2)
     results = json.loads((root / "results" / "results.json").read_text())
     return {
         "seconds": round(seconds, 1),

@@ -31,38 +31,26 @@ import time
 from datetime import date
 from pathlib import Path
 
-from course import ROOT, registry
+import cgroups
 
-CGROUPS = Path("/sys/fs/cgroup")
+from course import ROOT, registry
 
 
 def measure(command: list[str], cwd: Path) -> dict:
     """Wall seconds, CPU seconds and peak MiB of the whole process tree."""
     name = f"course-latency-{os.getpid()}-{time.monotonic_ns()}"
-    memory, cpu = CGROUPS / "memory" / name, CGROUPS / "cpuacct" / name
-    memory.mkdir()
-    cpu.mkdir()
-    start = time.monotonic()
-    try:
-        enter = f"echo $$ > {memory}/cgroup.procs && echo $$ > {cpu}/cgroup.procs && "
+    with cgroups.groups(name, "memory", "cpuacct") as made:
+        start = time.monotonic()
         subprocess.run(
-            ["sh", "-c", f"{enter}exec {shlex.join(command)}"],
+            ["sh", "-c", f"{cgroups.enter(made)}exec {shlex.join(command)}"],
             cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=True,
         )
         seconds = time.monotonic() - start
-        peak = int((memory / "memory.max_usage_in_bytes").read_text()) / 2**20
-        cpu_seconds = int((cpu / "cpuacct.usage").read_text()) / 1e9
-    finally:
-        for group in (memory, cpu):
-            for _ in range(50):
-                try:
-                    group.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.2)
+        peak = int((made["memory"] / "memory.max_usage_in_bytes").read_text()) / 2**20
+        cpu_seconds = int((made["cpuacct"] / "cpuacct.usage").read_text()) / 1e9
     return {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mib": peak}
 
 
@@ -85,7 +73,7 @@ def main() -> int:
     options.add_argument("--rounds", type=int, default=3)
     options.add_argument("--check-lab", default="lab2")
     args = options.parse_args()
-    if not all(os.access(CGROUPS / kind, os.W_OK) for kind in ("memory", "cpuacct")):
+    if not cgroups.available("memory", "cpuacct"):
         print("needs writable cgroup v1 memory and cpuacct controllers (root)", file=sys.stderr)
         return 2
     course = [sys.executable, "-m", "course"]

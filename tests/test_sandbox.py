@@ -439,7 +439,7 @@ def test_verdicts_first_record_wins_and_only_collected_tests_count(tmp_path):
             {"event": 7},
         )
     )
-    result = _read_results(path, "lab1", "")
+    result = _read_results(read_verdicts(path), "lab1", "")
     assert [(t.status, t.score) for t in result.tests] == [("failed", 0.0), ("passed", 3.0)]
     assert result.tests[1].output == "" and result.score == 3
 

@@ -158,7 +158,8 @@ def collect(labs: list[str]) -> dict[str, LabResult]:
     with tempfile.TemporaryDirectory(prefix="course-collect-") as tmp:
         results = Path(tmp) / "results.jsonl"
         child = _run_pytest(labs, results, "--collect-only")
-        found = {lab: _read_results(results, lab, "") for lab in labs}
+        verdicts = read_verdicts(results)
+        found = {lab: _read_results(verdicts, lab, "") for lab in labs}
     empty = [lab for lab, result in found.items() if not result.tests]
     if child.returncode != 0 or empty:
         raise CollectionError(
@@ -222,7 +223,8 @@ def grade_labs(
                 f"grading took longer than its limit of {wall_limit:g} s a lab; the checks not"
                 " finished by then earn no points"
             )
-        records, _ = read_verdicts(results)
+        verdicts = read_verdicts(results)
+        records = verdicts[0]
         # A lab graded to its end before the run failed keeps its grade, without that problem;
         # one the run never reached says so.
         complete = {r.get("lab") for r in records if r["event"] == "lab" and r.get("complete")}
@@ -235,7 +237,7 @@ def grade_labs(
                 return problem
             return f"grading stopped before this lab began: {problem}"
 
-        graded = {lab: _read_results(results, lab, lab_problem(lab)) for lab in labs}
+        graded = {lab: _read_results(verdicts, lab, lab_problem(lab)) for lab in labs}
     for lab, result in graded.items():
         if not result.seconds and lab in started:  # cut short: the run's time is its time
             result.seconds = time.monotonic() - start
@@ -270,7 +272,8 @@ def grade_variants(
                 [lab], results, "--variants", str(spec), "--isolation=none", timeout=wall_limit
             )
         )
-        return {name: _read_results(results, lab, problem, variant=name) for name in variants}
+        verdicts = read_verdicts(results)
+        return {name: _read_results(verdicts, lab, problem, variant=name) for name in variants}
 
 
 def read_verdicts(path: Path) -> tuple[list[dict], str]:
@@ -338,8 +341,11 @@ def _collected(records: list[dict], lab: str, variant: str | None) -> list[dict]
     return tests
 
 
-def _read_results(path: Path, lab: str, problem: str, variant: str | None = None) -> LabResult:
-    records, broken = read_verdicts(path)
+def _read_results(
+    verdicts: tuple[list[dict], str], lab: str, problem: str, variant: str | None = None
+) -> LabResult:
+    """`lab`'s result (of `variant`) from a run's `read_verdicts`."""
+    records, broken = verdicts
     problem = next(
         (
             _text(r.get("problem"), 2000)

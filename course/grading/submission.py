@@ -79,8 +79,9 @@ class CapturedOutput:
                 self.printed.add(chunk)
 
     def settle(self) -> None:
-        """Waits (briefly) until what the worker has written so far has been read: it flushes its
-        output before each reply, so that output belongs to the lab that was being graded."""
+        """Waits (briefly) until what the worker has written so far has been read: its output is
+        unbuffered (`course.grading.sandbox`), so what it printed before its last reply belongs to
+        the lab that was being graded."""
         if not self.thread.is_alive():
             return
         deadline = time.monotonic() + 0.5
