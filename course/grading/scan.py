@@ -18,8 +18,10 @@ def solution_references(source: str) -> list[str]:
     """'line N: ...' for each import of `solutions` or string naming the solutions folder."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
-        return []  # the worker reports the syntax error itself
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # Python cannot compile it either (a syntax error, a null byte, an expression nested too
+        # deep for the parser): the worker's import fails the same way and reports it.
+        return []
     docstrings = {
         id(node.value)
         for node in ast.walk(tree)
