@@ -99,6 +99,27 @@ LABS: dict[str, Lab] = {
             ("transfer", 9, "fine-tuning against linear probing, and frozen BatchNormalization"),
         ),
         _lab(
+            "lab3",
+            "lab3_context",
+            "Spatial context and jigsaw puzzles",
+            ("extract_patches", 7, "a grid of patches, with gaps and jitter, in one gather"),
+            (
+                "relative_position_pairs",
+                5,
+                "the context task's labels: where a neighbour patch sits",
+                ("extract_patches",),
+            ),
+            ("permutation_set", 6, "a farthest-point set of permutations (Hamming distance)"),
+            (
+                "jigsaw_batch",
+                6,
+                "shuffling patches by a permutation per image",
+                ("extract_patches",),
+            ),
+            ("build_context_model", 5, "a siamese network: one encoder, two patches, one head"),
+            ("build_jigsaw_model", 5, "one encoder on nine tiles, their features in order"),
+        ),
+        _lab(
             "lab4",
             "lab4_simclr",
             "Contrastive learning (SimCLR)",

@@ -21,7 +21,7 @@ def test_names_resolve_both_ways_and_unknown_ones_are_named():
     with pytest.raises(registry.RegistryError, match="its exercises are rotate, rotation_batch"):
         registry.exercise("lab2.rotat")
     with pytest.raises(
-        ImplementationError, match="unknown lab 'lab9'; the labs are lab1, lab2, lab4"
+        ImplementationError, match="unknown lab 'lab9'; the labs are lab1, lab2, lab3, lab4"
     ):
         lab_module_name("lab9")
 
