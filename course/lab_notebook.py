@@ -69,7 +69,8 @@ def _function(cell: str) -> str | None:
 
 def install_cell(lab: registry.Lab) -> str:
     helpers = sorted(
-        {"check", "train"}
+        {"check"}
+        | ({"train"} if lab.key in EXPERIMENTS else set())
         | {FIGURES[e.key].split("(")[0] for e in lab.exercises if e.key in FIGURES}
     )
     return f'''# In Colab: the course's code and checks, from the class's repository. Elsewhere

@@ -45,7 +45,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from course.seeds import as_seed, split_seed
+from course.seeds import as_seed
 
 GRID = 3
 """The grid of both tasks: 3 x 3 cells, the centre cell is 4 in row-major order."""
