@@ -168,6 +168,43 @@ def show_rotations(rotate: Callable) -> None:
     _figure(lambda path: plots.rotation_examples(rotated, path, title="your rotate(images, k)"))
 
 
+def show_context(extract_patches: Callable, relative_position_pairs: Callable) -> None:
+    """Four images, each beside its grid of centred and of jittered patches made by
+    `extract_patches`, and the centre and neighbour of `relative_position_pairs`, titled with
+    the position that the neighbour's label names."""
+    from course import plots
+
+    images, _ = sample_images(4)
+
+    def patches(images):
+        return [np.asarray(extract_patches(images)), np.asarray(extract_patches(images, seed=1))]
+
+    patches.__name__ = extract_patches.__name__
+    grids = _quietly(patches, images)
+    pairs = _quietly(relative_position_pairs, images, 0)
+    if grids is None or pairs is None:
+        return
+    pairs = [np.asarray(part) for part in pairs]
+    _figure(lambda path: plots.context_examples(images, *grids, pairs, path))
+
+
+def show_puzzles(jigsaw_batch: Callable, permutation_set: Callable) -> None:
+    """Four puzzles made by `jigsaw_batch` with 10 permutations of `permutation_set`, each
+    beside its tiles put back by the permutation its label names."""
+    from course import plots
+
+    images, _ = sample_images(4)
+    permutations = _quietly(permutation_set, 10)
+    if permutations is None:
+        return
+    puzzles = _quietly(jigsaw_batch, images, permutations, 0)
+    if puzzles is None:
+        return
+    tiles, label = (np.asarray(part) for part in puzzles)
+    order = np.asarray(permutations)[label]
+    _figure(lambda path: plots.jigsaw_examples(tiles, order, path))
+
+
 def show_views(augmentation: Callable) -> None:
     """Four images and two views of each, made by `augmentation(images, seed)` with two seeds."""
     from course import plots

@@ -25,6 +25,8 @@ from course import ROOT, registry
 FIGURES = {
     "lab1.make_pipeline": "show_pipeline(make_pipeline)",
     "lab2.rotate": "show_rotations(rotate)",
+    "lab3.relative_position_pairs": "show_context(extract_patches, relative_position_pairs)",
+    "lab3.jigsaw_batch": "show_puzzles(jigsaw_batch, permutation_set)",
     "lab4.random_resized_crop": "show_views(random_resized_crop)",
     "lab4.augment": "show_views(augment)",
 }

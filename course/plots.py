@@ -193,6 +193,101 @@ def rotation_examples(
     return _save(figure, path)
 
 
+POSITIONS = (
+    "top-left",
+    "top",
+    "top-right",
+    "left",
+    "right",
+    "bottom-left",
+    "bottom",
+    "bottom-right",
+)
+"""The context task's labels 0..7 in words (course spec, lab 3)."""
+
+
+def mosaic(patches: np.ndarray, grid: int = 3, gap: int = 2) -> np.ndarray:
+    """`patches` [grid * grid, p, p, C] laid out row-major in one image, `gap` white pixels
+    apart: the grid as the patches show it, so a patch in the wrong place shows there."""
+    patches = _display(patches)
+    _, p, _, channels = patches.shape
+    side = grid * p + (grid - 1) * gap
+    white = 255 if patches.dtype == np.uint8 else 1.0
+    canvas = np.full((side, side, channels), white, dtype=patches.dtype)
+    for n, patch in enumerate(patches):
+        row, column = divmod(n, grid)
+        y, x = row * (p + gap), column * (p + gap)
+        canvas[y : y + p, x : x + p] = patch
+    return canvas
+
+
+def _image_rows(columns: Sequence[str], rows: Sequence[Sequence[np.ndarray]], path, **text):
+    """A table of images: one row per example, one column per name; `text` may give `labels`
+    (a row's name), `titles` (each image's own title, by row) and `title`."""
+    figure, axes = plt.subplots(
+        len(rows),
+        len(columns),
+        figsize=(1.8 * len(columns), 1.8 * len(rows) + 0.5),
+        squeeze=False,
+    )
+    for r, images in enumerate(rows):
+        for c, image in enumerate(images):
+            axis = axes[r, c]
+            axis.imshow(_display(image), interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            title = text.get("titles", [[""] * len(columns)] * len(rows))[r][c]
+            axis.set_title(title or (columns[c] if r == 0 else ""), fontsize=8)
+        if text.get("labels") is not None:
+            axes[r, 0].set_ylabel(text["labels"][r], fontsize=8)
+    figure.suptitle(text.get("title", ""), fontsize=10)
+    return _save(figure, path)
+
+
+def context_examples(
+    images: np.ndarray,
+    centred: np.ndarray,
+    jittered: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    path,
+    labels: Sequence[str] | None = None,
+    title: str = "",
+) -> Path:
+    """One row per image: the image, its grid of centred patches and of jittered ones (as
+    `[N, 9, p, p, C]` arrays, with the gaps between them), then the context task's centre and
+    neighbour, titled with the position that the neighbour's label names."""
+    center, neighbor, position = pairs
+    rows = [
+        [images[i], mosaic(centred[i]), mosaic(jittered[i]), center[i], neighbor[i]]
+        for i in range(len(images))
+    ]
+    names = [
+        POSITIONS[int(k)] if 0 <= int(k) < len(POSITIONS) else f"label {int(k)}" for k in position
+    ]
+    titles = [
+        ["image", "centred patches", "jittered", "centre", f"neighbour: {name}"] for name in names
+    ]
+    return _image_rows(titles[0], rows, path, labels=labels, titles=titles, title=title)
+
+
+def jigsaw_examples(
+    tiles: np.ndarray,
+    permutations: np.ndarray,
+    path,
+    labels: Sequence[str] | None = None,
+    title: str = "",
+) -> Path:
+    """One row per puzzle: its `[9, p, p, C]` tiles as shuffled, then put back by its
+    permutation `[9]` (tile j goes to cell `permutation[j]`): a wrong shuffle or label shows as
+    a picture that is not whole."""
+    rows = []
+    for shuffled, order in zip(np.asarray(tiles), np.asarray(permutations), strict=True):
+        solved = np.empty_like(shuffled)
+        solved[order] = shuffled
+        rows.append([mosaic(shuffled), mosaic(solved)])
+    return _image_rows(["puzzle", "solved by its label"], rows, path, labels=labels, title=title)
+
+
 def augmentation_grid(
     images: np.ndarray,
     view1: np.ndarray,
