@@ -247,6 +247,9 @@ class Sandbox:
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "CUDA_VISIBLE_DEVICES": "",
             "MPLBACKEND": "Agg",
+            # glibc gives each of TensorFlow's threads a malloc arena of its own, each keeping
+            # freed memory; two arenas hold far less in a 768 MB container, as fast.
+            "MALLOC_ARENA_MAX": "2",
         }
 
     def popen_args(self, argv: list[str], pass_fds: tuple[int, ...]) -> tuple[list[str], dict]:

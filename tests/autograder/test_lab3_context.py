@@ -286,8 +286,11 @@ def test_pairs_seed(lab):
 # -- permutation_set ------------------------------------------------------------------------------
 
 
-ALL_PERMUTATIONS = {
-    n: np.array(list(itertools.permutations(range(n))), dtype=np.int8) for n in (4, 9)
+ALL_PERMUTATIONS = {  # read straight into arrays: a list of 9! tuples would take 50 MB
+    n: np.fromiter(
+        itertools.chain.from_iterable(itertools.permutations(range(n))), np.int8
+    ).reshape(-1, n)
+    for n in (4, 9)
 }
 
 
