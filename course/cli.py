@@ -55,9 +55,7 @@ def _release_copy(args: argparse.Namespace) -> int:
             )
         else:
             written = gradescope_bundle(Path(args.path), args.lab or [])
-            print(
-                f"wrote {written}: upload it as the assignment's autograder (docs/grading.md)"
-            )
+            print(f"wrote {written}: upload it as the assignment's autograder (docs/grading.md)")
     except (ReleaseError, RegistryError) as error:
         print(f"course release: {error}", file=sys.stderr)
         return 2
@@ -67,45 +65,26 @@ def _release_copy(args: argparse.Namespace) -> int:
 # --- course experiment ---------------------------------------------------------------------------
 
 
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        widths = tuple(int(w) for w in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers such as 32,64,128, got {text!r}"
-        ) from None
-    if not widths or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
-    return widths
-
-
 def experiment(args: argparse.Namespace) -> int:
     from course.data import DataError, check_tfds_source
+    from course.experiments.options import ExperimentError, experiment_command, from_arguments
+    from course.impl import ImplementationError
     from course.quiet import start_tensorflow
 
-    if args.data == "tfds":
-        try:
-            check_tfds_source()  # in a second, before TensorFlow takes its seconds to start
-        except DataError as error:
-            print(f"course experiment: {error}", file=sys.stderr)
-            return 2
-    start_tensorflow()  # before anything imports it: its start-up log lines are noise here
-    from course.experiments import ExperimentError, Options, experiment_command, run_experiment
-    from course.impl import ImplementationError
+    def failed(error: Exception) -> int:
+        message = " ".join(str(error).split())  # one line, whatever the message holds
+        print(f"course experiment: {message}", file=sys.stderr)
+        return 2
 
-    options = Options(
-        rotation_batches=args.rotation_batches,
-        schedule=args.schedule,
-        widths=args.widths,
-        rotation_head=args.rotation_head,
-        rotation_flips=args.rotation_flips,
-        init=args.init,
-        bn_momentum=args.bn_momentum,
-        simclr_epochs=args.simclr_epochs,
-        temperature=args.temperature,
-        seed=args.seed,
-        strategy=args.strategy,
-    )
+    try:  # the options and the data source in a second, before TensorFlow takes its seconds
+        options = from_arguments(args)
+        if args.data == "tfds":
+            check_tfds_source()
+    except (ExperimentError, DataError) as error:
+        return failed(error)
+    start_tensorflow()  # before anything imports it: its start-up log lines are noise here
+    from course.experiments import run_experiment
+
     command = experiment_command(args.name, args.data, args.budget, args.impl, args.out, options)
     try:
         run_experiment(
@@ -118,24 +97,22 @@ def experiment(args: argparse.Namespace) -> int:
             command=command,
         )
     except (DataError, ImplementationError, ExperimentError) as error:
-        message = " ".join(str(error).split())  # one line, whatever the message holds
-        print(f"course experiment: {message}", file=sys.stderr)
-        return 2
+        return failed(error)
     return 0
 
 
 def _add_experiment_parser(commands) -> None:
+    from course.experiments.options import BUDGETS, add_arguments
+    from course.experiments.rows import EXPERIMENTS
+
     exp = commands.add_parser(
         "experiment",
         help="train and evaluate the workshop's table with an implementation of the labs",
     )
     exp.add_argument(
         "name",
-        choices=("supervised", "rotation", "context", "jigsaw", "simclr", "all"),
-        help=(
-            "which rows: supervised, rotation or simclr and their baselines, or all of them"
-            " (context and jigsaw need lab 3)"
-        ),
+        choices=EXPERIMENTS,
+        help="which rows: one pretext task's and their baselines, or all of them",
     )
     exp.add_argument(
         "--data",
@@ -147,7 +124,7 @@ def _add_experiment_parser(commands) -> None:
     )
     exp.add_argument(
         "--budget",
-        choices=("quick", "full"),
+        choices=tuple(BUDGETS),
         default="quick",
         help=(
             "quick: a few minutes on a 2-core CPU (CI); full: the workshop's protocol (default:"
@@ -167,89 +144,7 @@ def _add_experiment_parser(commands) -> None:
         default="runs/experiment",
         help="folder for results.md, results.json and the figures (default: runs/experiment)",
     )
-    exp.add_argument(
-        "--rotation-batches",
-        choices=("groups", "shuffled"),
-        default="groups",
-        help=(
-            "groups (default): all four rotations of an image in one batch, as RotNet does;"
-            " shuffled: lab 2's make_rotation_dataset"
-        ),
-    )
-    exp.add_argument(
-        "--schedule",
-        choices=("cosine", "constant"),
-        default="constant",
-        help=(
-            "pretraining learning rate: constant 1e-3 (default, the workshop's) or cosine decay"
-            " from 1e-3; labelled phases always use 1e-3"
-        ),
-    )
-    exp.add_argument(
-        "--widths",
-        type=_widths,
-        default=None,
-        help=(
-            "backbone widths such as 32,64,128 for every row (default: lab 1's build_backbone,"
-            " 8,16,32)"
-        ),
-    )
-    exp.add_argument(
-        "--rotation-head",
-        choices=("linear", "mlp"),
-        default="linear",
-        help=(
-            "linear (default): lab 2's build_rotation_model; mlp: the rotation classifier behind a"
-            " hidden layer"
-        ),
-    )
-    exp.add_argument(
-        "--rotation-flips",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help=(
-            "flip images left-right at random before rotating them in rotation pretraining, the"
-            " standard CIFAR-10 augmentation (default: on)"
-        ),
-    )
-    exp.add_argument(
-        "--init",
-        choices=("keras", "pytorch"),
-        default="keras",
-        help=(
-            "keras (default): Keras' initialisation and BatchNormalization momentum; pytorch: "
-            "PyTorch's, the workshop's framework (every row rises, the baselines most)"
-        ),
-    )
-    exp.add_argument(
-        "--bn-momentum",
-        type=float,
-        default=None,
-        help=(
-            "BatchNormalization momentum in every phase (default: Keras' 0.99; 0.9 is PyTorch's"
-            " default, the workshop's)"
-        ),
-    )
-    exp.add_argument(
-        "--simclr-epochs",
-        type=int,
-        default=None,
-        help="SimCLR pretraining epochs (default: the budget's)",
-    )
-    exp.add_argument(
-        "--temperature", type=float, default=0.5, help="NT-Xent temperature (default 0.5)"
-    )
-    exp.add_argument("--seed", type=int, default=0, help="base seed of every phase (default 0)")
-    exp.add_argument(
-        "--strategy",
-        choices=("default", "mirrored", "multiworker"),
-        default="default",
-        help=(
-            "default: one device; mirrored: every GPU of this machine (its CPUs where it has"
-            " none); multiworker: the machines of TF_CONFIG. Batches stay global, split across"
-            " the replicas (docs/benchmarks.md)"
-        ),
-    )
+    add_arguments(exp)
     exp.set_defaults(run=experiment)
 
 
@@ -351,8 +246,7 @@ def parser() -> argparse.ArgumentParser:
         "--lab",
         action="append",
         help=(
-            "gradescope: the assignment's lab (repeatable); default: every lab a submission"
-            " holds"
+            "gradescope: the assignment's lab (repeatable); default: every lab a submission holds"
         ),
     )
     rel.add_argument(

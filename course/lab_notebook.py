@@ -32,7 +32,7 @@ FIGURES = {
 }
 """Exercise -> the figure cell after it: what the student's function made, drawn (a bug shows)."""
 
-EXPERIMENTS = {"lab1": "supervised", "lab2": "rotation", "lab4": "simclr"}
+EXPERIMENTS = {"lab1": "supervised", "lab2": "rotation", "lab3": "context", "lab4": "simclr"}
 """Lab -> the `course experiment` its training cell runs on the notebook's functions."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from course import ROOT
 from course.data import CIFAR10, CLASS_NAMES
 from course.experiments import (
     BUDGETS,
-    DESCRIPTIONS,
+    EXPERIMENTS,
     ROWS,
     TEST_BUDGET,
     ExperimentError,
@@ -46,7 +47,7 @@ ROW_KEYS = {
     "seconds",
     "seconds_per_epoch",
 }
-METHODS = set(DESCRIPTIONS)
+METHODS = set(ROWS)
 
 
 def tiny_cifar10(train_per_class: int = 4, test_per_class: int = 8, seed: int = 0) -> CIFAR10:
@@ -91,7 +92,7 @@ def check_results_json(results: dict, name: str) -> None:
     for key in ("experiment", "budget", "data", "impl", "rows", "command", "date"):
         assert key in results, key
     assert results["experiment"] == name
-    assert [row["method"] for row in results["rows"]] == list(ROWS[name])
+    assert [row["method"] for row in results["rows"]] == list(EXPERIMENTS[name])
     for row in results["rows"]:
         assert ROW_KEYS <= set(row), row
         assert row["method"] in METHODS
@@ -134,12 +135,15 @@ def test_all_has_every_row_once(all_run):
     assert (
         rows["supervised-all"]["labelled_images"] == 40
     )  # TEST_BUDGET.unlabelled training images
-    for method in ("rotation", "rotation-linear", "simclr", "simclr-linear"):
+    pretrained = [row for row in ROWS.values() if row.pretext]
+    assert len(pretrained) == 8  # the workshop's pretexts and lab 4's, each fine-tuned and probed
+    for method in (row.name for row in pretrained):
         assert rows[method]["pretraining_images"] == 40
         assert rows[method]["labelled_images"] == 40
     assert {row["test_images"] for row in results["rows"]} == {40}
     # Each pretraining ran once, shared by the fine-tuned and the linear-probe rows.
-    assert set(results["pretraining"]) == {"rotation", "simclr"}
+    assert set(results["pretraining"]) == {"rotation", "context", "jigsaw", "simclr"}
+    assert results["pretraining"]["jigsaw"]["permutations"] == Options().jigsaw_permutations
     assert len(results["pretraining"]["simclr"]["loss"]) == TEST_BUDGET.simclr_epochs
 
 
@@ -163,6 +167,12 @@ def test_all_writes_results_and_figures(all_run):
         "neighbours_supervised.png",
         "neighbours_rotation.png",
         "neighbours_simclr.png",
+        "context_pretraining.png",
+        "context_examples.png",
+        "neighbours_context.png",
+        "jigsaw_pretraining.png",
+        "jigsaw_examples.png",
+        "neighbours_jigsaw.png",
         "confusion.png",
     }
     assert set(results["figures"]) == expected
@@ -172,7 +182,7 @@ def test_all_writes_results_and_figures(all_run):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
     # Progress: the command at the start and the end, and one line per row.
     assert results["command"] in messages[0] and results["command"] in messages[-1]
-    assert sum(m.startswith("row ") for m in messages) == len(ROWS["all"])
+    assert sum(m.startswith("row ") for m in messages) == len(EXPERIMENTS["all"])
 
 
 def test_runs_are_repeatable(all_run, tmp_path):
@@ -249,18 +259,29 @@ def test_experiment_command_round_trips_options():
     )
     assert (
         command == "course experiment rotation --data '../data dir' --budget full --impl labs "
-        "--out runs/x --rotation-batches groups --rotation-head mlp --rotation-flips "
-        "--schedule constant --widths 32,64,128 --init keras --bn-momentum 0.9 --seed 3"
+        "--out runs/x --rotation-batches groups --schedule constant --widths 32,64,128 "
+        "--rotation-head mlp --rotation-flips --init keras --bn-momentum 0.9 --seed 3"
     )
     assert (
         experiment_command("supervised", "d", "quick", "solutions", "o")
         == "course experiment supervised --data d --budget quick --impl solutions --out o --init"
         " keras"
     )
+    # Each pretext's recipe is spelled out, and only the recipes of the experiment's pretexts.
     assert experiment_command("simclr", "d", "quick", "solutions", "o").endswith(
-        "--rotation-batches groups --rotation-head linear --rotation-flips --schedule constant"
+        "--rotation-batches groups --schedule constant --rotation-head linear --rotation-flips"
         " --init keras"
     )
+    assert experiment_command("jigsaw", "d", "quick", "solutions", "o").endswith(
+        "--out o --schedule constant --jigsaw-permutations 100 --init keras"
+    )
+
+
+def test_options_name_the_bad_value():
+    with pytest.raises(ExperimentError, match="rotation_head must be one of linear, mlp, got 'x'"):
+        Options(rotation_head="x")
+    with pytest.raises(ExperimentError, match="jigsaw_permutations must be at least 1"):
+        Options(jigsaw_permutations=0)
 
 
 def test_budgets_table():
@@ -372,9 +393,20 @@ def test_missing_lab_file(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["context", "jigsaw"])
-def test_lab3_experiments_are_not_there_yet(name, tmp_path):
-    with pytest.raises(ExperimentError, match="lab 3"):
-        run_experiment(name, data=tiny_cifar10(), budget=TEST_BUDGET, out=tmp_path, log=quiet)
+def test_lab3_stubs_are_named_before_training(name, tmp_path):
+    lab_folder(tmp_path, "lab1_supervised")
+    folder = lab_folder(tmp_path, "lab2_rotation")
+    shutil.copy(ROOT / "labs" / "lab3_context.py", folder)  # the stubs, as released
+    with pytest.raises(ImplementationError, match=r"lab3_context.py: \w+\(\) is not implemented"):
+        run_experiment(
+            name,
+            data=tiny_cifar10(),
+            budget=TEST_BUDGET,
+            impl=str(folder),
+            out=tmp_path / "o",
+            log=quiet,
+        )
+    assert not (tmp_path / "o" / "results.json").exists()
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
@@ -424,16 +456,16 @@ def test_cli_truncated_jpeg(tmp_path):
     assert_one_line_error(result, "0.jpg")
 
 
-def test_cli_context_needs_lab3(tmp_path):
-    result = run_cli("context", "--data", str(tmp_path), "--out", str(tmp_path / "o"))
-    assert_one_line_error(result, "lab 3")
+def test_cli_bad_option_value(tmp_path):
+    result = run_cli("jigsaw", "--jigsaw-permutations", "0", "--out", str(tmp_path / "o"))
+    assert_one_line_error(result, "jigsaw_permutations must be at least 1")
 
 
 # --- the quick budget on the shared CIFAR-10 (CI) -----------------------------------------------
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["supervised", "rotation", "simclr"])
+@pytest.mark.parametrize("name", ["supervised", "rotation", "context", "jigsaw", "simclr"])
 def test_quick_experiment(name, tmp_path):
     if not SHARED_CIFAR10.is_dir():
         pytest.skip(f"{SHARED_CIFAR10} is not there")
@@ -457,7 +489,7 @@ def test_quick_experiment(name, tmp_path):
     assert rows["supervised"]["labelled_images"] == 10 * quick.labelled_per_class
     assert {row["test_images"] for row in results["rows"]} == {10 * quick.test_per_class}
     # Trained rows beat chance (10%) clearly, even in a few epochs.
-    for method in ("supervised", "supervised-all", "rotation"):
+    for method in ("supervised", "supervised-all", "rotation", "context", "jigsaw"):
         if method in rows:
             assert rows[method]["accuracy"] > 15.0, rows[method]
     markdown = (out / "results.md").read_text()

@@ -1,0 +1,110 @@
+"""The implementation's labs, as the experiments call them: `--impl solutions`, `labs` or a folder.
+
+A missing function, or a stub (a function that raises `NotImplementedError`), fails in one line
+that names the file and the function to write, and it fails before any long training: every
+function the rows need is called on a few tiny images first (`preflight` here and in each
+pretext).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from course import registry
+from course.data import CLASS_NAMES
+from course.impl import ImplementationError, load_lab
+
+
+class Lab:
+    """A lab module whose functions raise `ImplementationError` naming the function to write.
+
+    A missing function, or one that raises `NotImplementedError` (a stub), becomes a one-line
+    `ImplementationError` that says which function of which file to implement.
+    """
+
+    def __init__(self, impl: str, lab: str):
+        self.lab = lab
+        self.module: ModuleType = load_lab(impl, lab)
+        self.path = Path(self.module.__file__)
+
+    def __getattr__(self, name: str) -> Callable:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        registry.LABS[self.lab].exercise(name)  # the course's own typo, not the student's
+        function = getattr(self.module, name, None)
+        if not callable(function):
+            raise ImplementationError(
+                f"{self.path} has no function {name}(); write it (see the course spec, "
+                f"{self.lab}), then run `course check {self.lab}`"
+            )
+
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            with self.calling(name):
+                return function(*args, **kwargs)
+
+        return call
+
+    def raw(self, name: str) -> Callable:
+        """The lab's own function, unwrapped, for tf.function and tf.data to trace.
+
+        (AutoGraph caches converted functions by their code, so the wrappers that `__getattr__`
+        makes, all with the same code, must not be traced; wrap the traced call in `calling`.)
+        """
+        getattr(self, name)  # ImplementationError when missing
+        return getattr(self.module, name)
+
+    @contextlib.contextmanager
+    def calling(self, name: str):
+        """Turns a NotImplementedError raised inside into an ImplementationError naming the
+        stub."""
+        try:
+            yield
+        except NotImplementedError as error:
+            stub = self._stub_name(error) or name
+            raise ImplementationError(
+                f"{self.path.name}: {stub}() is not implemented yet (it raises "
+                f"NotImplementedError); implement it in {self.path}, then run "
+                f"`course check {self.lab}`"
+            ) from None
+
+    def _stub_name(self, error: BaseException) -> str | None:
+        """The innermost function of this lab in the error's traceback: the stub itself."""
+        found = None
+        for frame, _ in traceback.walk_tb(error.__traceback__):
+            converted = frame.f_code.co_name.startswith("tf__")  # autograph's copy of a function
+            name = frame.f_code.co_name.removeprefix("tf__")
+            function = getattr(self.module, name, None)
+            code = getattr(function, "__code__", None)
+            if code is not None and (frame.f_code is code or converted):
+                found = name
+        return found
+
+
+def load_labs(impl: str, labs: Iterable[str]) -> dict[str, Lab]:
+    """The labs `labs` of `impl`, each checked to define every exercise of the registry."""
+    loaded = {lab: Lab(impl, lab) for lab in sorted(set(labs))}
+    for lab, module in loaded.items():
+        for exercise in registry.LABS[lab].exercises:
+            getattr(module, exercise.name)  # raises ImplementationError when missing
+    return loaded
+
+
+def preflight(labs: Mapping[str, Lab]) -> None:
+    """Calls lab 1's functions, and lab 2's `transfer`, which every pretrained row uses, on a
+    few tiny images."""
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    lab1 = labs["lab1"]
+    lab1.standardize(images)
+    labels = np.arange(4, dtype=np.int64)
+    next(iter(lab1.make_pipeline(images, labels, batch_size=2, training=True, seed=0)))
+    lab1.build_classifier(lab1.build_backbone(), len(CLASS_NAMES))
+    if "lab2" in labs:
+        labs["lab2"].transfer(lab1.build_backbone(), len(CLASS_NAMES), freeze_backbone=True)

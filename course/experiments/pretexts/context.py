@@ -1,0 +1,64 @@
+"""Lab 3's first pretext: which of its eight neighbours a patch is, seen beside the centre patch
+(Doersch, Gupta and Efros, ICCV 2015), on lab 3's `relative_position_pairs` and
+`build_context_model`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course.experiments.pretexts import patches
+from course.experiments.pretexts.base import Pretext, Pretrained
+
+
+def preflight(labs, options) -> None:
+    lab3 = labs["lab3"]
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    lab3.extract_patches(images, seed=0)
+    center, neighbor, _ = lab3.relative_position_pairs(images, 0, patches.PATCH_SIZE)
+    encoder = labs["lab1"].build_backbone(input_shape=(patches.PATCH_SIZE,) * 2 + (3,))
+    lab3.build_context_model(encoder)(
+        [np.asarray(center, np.float32), np.asarray(neighbor, np.float32)]
+    )
+
+
+def pretrain(runner) -> Pretrained:
+    lab3 = runner.labs["lab3"]
+    seed = runner.seed(PRETEXT.seed)
+    pairs = lab3.raw("relative_position_pairs")
+
+    def make(images, batch_seed):
+        return pairs(images, batch_seed, patches.PATCH_SIZE)
+
+    dataset = patches.patch_batches(runner, seed, make, "relative_position_pairs")
+    encoder = patches.patch_encoder(runner)
+    model = lab3.build_context_model(encoder)
+    pretrained = patches.pretrain_encoder(runner, "context", encoder, model, dataset, 8)
+    context_figure(runner)
+    return pretrained
+
+
+def context_figure(runner) -> None:
+    """Four test images with the implementation's grid of centred and jittered patches, and its
+    centre and neighbour pair, titled with the position the label names."""
+    from course import plots
+
+    lab3 = runner.labs["lab3"]
+    images, names = runner.examples(4)
+    grids = [
+        np.asarray(lab3.extract_patches(images)),
+        np.asarray(lab3.extract_patches(images, seed=1)),
+    ]
+    pairs = [
+        np.asarray(part) for part in lab3.relative_position_pairs(images, runner.options.seed)
+    ]
+    plots.context_examples(
+        images,
+        *grids,
+        pairs,
+        runner.figure("context_examples.png"),
+        names,
+        title=f"{lab3.path.name}: extract_patches and relative_position_pairs",
+    )
+
+
+PRETEXT = Pretext("context", "context prediction", 9, preflight, pretrain)

@@ -1,0 +1,61 @@
+"""Lab 3's second pretext: which permutation shuffled an image's nine patches (Noroozi and
+Favaro, ECCV 2016), on lab 3's `permutation_set`, `jigsaw_batch` and `build_jigsaw_model`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course.experiments.pretexts import patches
+from course.experiments.pretexts.base import Pretext, Pretrained
+
+
+def preflight(labs, options) -> None:
+    lab3 = labs["lab3"]
+    permutations = np.asarray(lab3.permutation_set(4))
+    tiles, _ = lab3.jigsaw_batch(np.zeros((4, 32, 32, 3), np.uint8), permutations, 0)
+    encoder = labs["lab1"].build_backbone(input_shape=(patches.PATCH_SIZE,) * 2 + (3,))
+    lab3.build_jigsaw_model(encoder, len(permutations))(np.asarray(tiles, np.float32))
+
+
+def pretrain(runner) -> Pretrained:
+    lab3 = runner.labs["lab3"]
+    seed = runner.seed(PRETEXT.seed)
+    permutations = np.asarray(
+        lab3.permutation_set(runner.options.jigsaw_permutations, seed=runner.options.seed)
+    )
+    puzzles = lab3.raw("jigsaw_batch")
+
+    def make(images, batch_seed):
+        return puzzles(images, permutations, batch_seed, patches.PATCH_SIZE)
+
+    dataset = patches.patch_batches(runner, seed, make, "jigsaw_batch")
+    encoder = patches.patch_encoder(runner)
+    model = lab3.build_jigsaw_model(encoder, len(permutations))
+    pretrained = patches.pretrain_encoder(
+        runner, "jigsaw", encoder, model, dataset, len(permutations)
+    )
+    pretrained.record["permutations"] = len(permutations)
+    jigsaw_figure(runner, permutations)
+    return pretrained
+
+
+def jigsaw_figure(runner, permutations: np.ndarray) -> None:
+    """Four puzzles made by the implementation's `jigsaw_batch`, each beside its tiles put back
+    by the permutation its label names."""
+    from course import plots
+
+    lab3 = runner.labs["lab3"]
+    images, names = runner.examples(4)
+    tiles, label = (
+        np.asarray(v) for v in lab3.jigsaw_batch(images, permutations, runner.options.seed)
+    )
+    plots.jigsaw_examples(
+        tiles,
+        permutations[np.clip(label, 0, len(permutations) - 1)],
+        runner.figure("jigsaw_examples.png"),
+        names,
+        title=f"{lab3.path.name}: jigsaw_batch with {len(permutations)} permutations",
+    )
+
+
+PRETEXT = Pretext("jigsaw", "jigsaw puzzles", 12, preflight, pretrain)
