@@ -89,9 +89,12 @@ def check_centred(out, images, grid, patch_size, what="extract_patches") -> None
                     " of the image (keep the pixel values and the channel order)"
                 )
             hint = ""
-            if found[0] % cell == found[1] % cell == 0:
-                hint = f": centre it in its cell, offset (cell - p) // 2 = {offset}"
-            elif (found[1] // cell, found[0] // cell) == (row, column):
+            if (found[0] // cell, found[1] // cell) == (row, column):
+                hint = (
+                    f": it is {found[0] % cell} x {found[1] % cell} pixels into its cell; centre"
+                    f" it, offset (cell - p) // 2 = {offset} each way"
+                )
+            elif row != column and (found[1] // cell, found[0] // cell) == (row, column):
                 hint = ": the cells go in row-major order (all of row 0 first), not column-major"
             raise AssertionError(
                 f"{what}: patch {n} of image {i} (row {row}, column {column} of the {grid} x"
@@ -121,7 +124,8 @@ def check_jittered(out, images, grid, patch_size) -> np.ndarray:
     if len(outside):
         i, n = outside[0]
         raise AssertionError(
-            f"extract_patches with a seed: patch {n} of image {i} starts at {tuple(found[i, n])},"
+            f"extract_patches with a seed: patch {n} of image {i} starts at"
+            f" {tuple(int(v) for v in found[i, n])},"
             f" outside its cell (row {n // grid}, column {n % grid}, pixels"
             f" {cells[n][0]}..{cells[n][0] + cell - 1} x {cells[n][1]}..{cells[n][1] + cell - 1}):"
             f" the offset in a cell goes from 0 to cell - p = {cell - patch_size}"
