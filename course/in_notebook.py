@@ -201,8 +201,7 @@ def show_puzzles(jigsaw_batch: Callable, permutation_set: Callable) -> None:
     if puzzles is None:
         return
     tiles, label = (np.asarray(part) for part in puzzles)
-    order = np.asarray(permutations)[label]
-    _figure(lambda path: plots.jigsaw_examples(tiles, order, path))
+    _figure(lambda path: plots.jigsaw_examples(tiles, label, np.asarray(permutations), path))
 
 
 def show_views(augmentation: Callable) -> None:

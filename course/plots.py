@@ -221,13 +221,14 @@ def mosaic(patches: np.ndarray, grid: int = 3, gap: int = 2) -> np.ndarray:
     return canvas
 
 
-def _image_rows(columns: Sequence[str], rows: Sequence[Sequence[np.ndarray]], path, **text):
-    """A table of images: one row per example, one column per name; `text` may give `labels`
-    (a row's name), `titles` (each image's own title, by row) and `title`."""
+def _image_rows(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[Sequence[str]], path,
+                labels: Sequence[str] | None = None, title: str = "") -> Path:
+    """A table of images, one row per example; `titles` gives each row's titles of its images
+    (empty strings for none) and `labels` each row's name."""
     figure, axes = plt.subplots(
         len(rows),
-        len(columns),
-        figsize=(1.8 * len(columns), 1.8 * len(rows) + 0.5),
+        len(rows[0]),
+        figsize=(1.8 * len(rows[0]), 1.8 * len(rows) + 0.5),
         squeeze=False,
     )
     for r, images in enumerate(rows):
@@ -236,11 +237,10 @@ def _image_rows(columns: Sequence[str], rows: Sequence[Sequence[np.ndarray]], pa
             axis.imshow(_display(image), interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
-            title = text.get("titles", [[""] * len(columns)] * len(rows))[r][c]
-            axis.set_title(title or (columns[c] if r == 0 else ""), fontsize=8)
-        if text.get("labels") is not None:
-            axes[r, 0].set_ylabel(text["labels"][r], fontsize=8)
-    figure.suptitle(text.get("title", ""), fontsize=10)
+            axis.set_title(titles[r][c], fontsize=8)
+        if labels is not None:
+            axes[r, 0].set_ylabel(labels[r], fontsize=8)
+    figure.suptitle(title, fontsize=10)
     return _save(figure, path)
 
 
@@ -267,25 +267,29 @@ def context_examples(
     titles = [
         ["image", "centred patches", "jittered", "centre", f"neighbour: {name}"] for name in names
     ]
-    return _image_rows(titles[0], rows, path, labels=labels, titles=titles, title=title)
+    return _image_rows(rows, titles, path, labels, title)
 
 
 def jigsaw_examples(
     tiles: np.ndarray,
+    label: np.ndarray,
     permutations: np.ndarray,
     path,
     labels: Sequence[str] | None = None,
     title: str = "",
 ) -> Path:
-    """One row per puzzle: its `[9, p, p, C]` tiles as shuffled, then put back by its
-    permutation `[9]` (tile j goes to cell `permutation[j]`): a wrong shuffle or label shows as
-    a picture that is not whole."""
+    """One row per puzzle: its `[9, p, p, C]` tiles as shuffled, then put back by the
+    permutation its label names in `permutations` `[N, 9]` (tile j goes to cell
+    `permutation[j]`): a wrong shuffle or label shows as a picture that is not whole (white
+    where no tile went)."""
     rows = []
-    for shuffled, order in zip(np.asarray(tiles), np.asarray(permutations), strict=True):
-        solved = np.empty_like(shuffled)
-        solved[order] = shuffled
+    for shuffled, k in zip(np.asarray(tiles), np.asarray(label), strict=True):
+        order = np.asarray(permutations)[int(np.clip(k, 0, len(permutations) - 1))]
+        solved = np.full_like(_display(shuffled), 255 if shuffled.dtype == np.uint8 else 1.0)
+        solved[order] = _display(shuffled)
         rows.append([mosaic(shuffled), mosaic(solved)])
-    return _image_rows(["puzzle", "solved by its label"], rows, path, labels=labels, title=title)
+    titles = [["puzzle", "solved by its label"]] + [["", ""]] * (len(rows) - 1)
+    return _image_rows(rows, titles, path, labels, title)
 
 
 def augmentation_grid(

@@ -409,6 +409,30 @@ def test_lab3_stubs_are_named_before_training(name, tmp_path):
     assert not (tmp_path / "o" / "results.json").exists()
 
 
+DENSE_BACKBONE = """
+def build_backbone(input_shape=(32, 32, 3)):
+    inputs = keras.Input(input_shape)
+    x = layers.Conv2D(8, 3, padding="same")(inputs)
+    return keras.Model(inputs, layers.Dense(16)(layers.Flatten()(x)))
+"""
+
+
+def test_a_backbone_that_cannot_be_a_patch_encoder_is_named_before_training(tmp_path):
+    lab_folder(tmp_path, "lab1_supervised", DENSE_BACKBONE)
+    lab_folder(tmp_path, "lab2_rotation")
+    folder = lab_folder(tmp_path, "lab3_context")
+    with pytest.raises(ImplementationError, match=r"lab1_supervised.py: build_backbone\(input_sh"):
+        run_experiment(
+            "context",
+            data=tiny_cifar10(),
+            budget=TEST_BUDGET,
+            impl=str(folder),
+            out=tmp_path / "o",
+            log=quiet,
+        )
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 
@@ -41,9 +42,6 @@ class Budget:
     batch_size: int = 128
     simclr_batch_size: int = 256
     learning_rate: float = 1e-3
-
-    def pretraining_epochs(self, pretext: str) -> int:
-        return getattr(self, f"{pretext}_epochs")
 
 
 BUDGETS = {
@@ -96,12 +94,31 @@ ALWAYS = ("*",)
 """The `recipe` of an option that every run spells out."""
 
 
-def _option(default: Any, help: str, choices: tuple = (), recipe: tuple[str, ...] = ()) -> Any:
-    """A field of `Options`: its default, its flag's help, its allowed values, and the pretexts
-    whose recipe it is (`ALWAYS`: every run's). The reproducing command always spells a run's
-    recipe, so that it still reproduces the run if a default changes."""
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 32,64,128, got {text!r}"
+        ) from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
+    return widths
+
+
+def _option(
+    default: Any,
+    help: str,
+    choices: tuple = (),
+    recipe: tuple[str, ...] = (),
+    parse: Callable[[str], Any] = str,
+) -> Any:
+    """A field of `Options`: its default, its flag's help, its allowed values, the pretexts whose
+    recipe it is (`ALWAYS`: every run's) and how its flag's text is read. The reproducing command
+    always spells a run's recipe, so that it still reproduces the run if a default changes."""
     return dataclasses.field(
-        default=default, metadata={"help": help, "choices": choices, "recipe": recipe}
+        default=default,
+        metadata={"help": help, "choices": choices, "recipe": recipe, "parse": parse},
     )
 
 
@@ -130,6 +147,7 @@ class Options:
         None,
         "backbone widths such as 32,64,128 for every row: course.models.build_wide_backbone"
         " (default: lab 1's build_backbone, 8,16,32)",
+        parse=_widths,
     )
     rotation_head: str = _option(
         "linear",
@@ -150,6 +168,7 @@ class Options:
         "how many permutations lab 3's permutation_set chooses for the jigsaw task (default 100;"
         " Noroozi and Favaro use 1,000 on ImageNet's larger images)",
         recipe=("jigsaw",),
+        parse=int,
     )
     init: str = _option(
         "keras",
@@ -162,10 +181,15 @@ class Options:
         None,
         "BatchNormalization momentum in every phase (default: Keras' 0.99; 0.9 is PyTorch's"
         " default, the workshop's)",
+        parse=float,
     )
-    simclr_epochs: int | None = _option(None, "SimCLR pretraining epochs (default: the budget's)")
-    temperature: float = _option(0.5, "NT-Xent temperature (default 0.5, the paper's CIFAR-10)")
-    seed: int = _option(0, "base seed of every phase (default 0)")
+    simclr_epochs: int | None = _option(
+        None, "SimCLR pretraining epochs (default: the budget's)", parse=int
+    )
+    temperature: float = _option(
+        0.5, "NT-Xent temperature (default 0.5, the paper's CIFAR-10)", parse=float
+    )
+    seed: int = _option(0, "base seed of every phase (default 0)", parse=int)
     strategy: str = _option(
         "default",
         "default: one device; mirrored: every GPU of this machine (its CPUs where it has none);"
@@ -200,26 +224,11 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        widths = tuple(int(w) for w in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers such as 32,64,128, got {text!r}"
-        ) from None
-    if not widths or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
-    return widths
-
-
-_TYPES = {"int": int, "float": float, "int | None": int, "float | None": float}
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """A flag for every field of `Options`, with its choices, default and help."""
     for field in dataclasses.fields(Options):
         meta, flag = field.metadata, _flag(field.name)
-        if field.type == "bool":
+        if isinstance(field.default, bool):
             parser.add_argument(
                 flag,
                 action=argparse.BooleanOptionalAction,
@@ -227,10 +236,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 help=meta["help"],
             )
             continue
-        kind = _widths if field.name == "widths" else _TYPES.get(field.type, str)
         parser.add_argument(
             flag,
-            type=kind,
+            type=meta["parse"],
             choices=meta["choices"] or None,
             default=field.default,
             help=meta["help"],
@@ -263,7 +271,7 @@ def experiment_command(
         value = getattr(options, field.name)
         if value == field.default and not recipe & set(field.metadata["recipe"]):
             continue
-        if field.type == "bool":
+        if isinstance(value, bool):
             words.append(_flag(field.name) if value else "--no-" + _flag(field.name)[2:])
         elif value is not None:
             text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)

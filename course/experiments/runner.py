@@ -48,10 +48,10 @@ def backbone_variant(options: Options, lab1: Lab) -> Callable:
     """The factory of every row's backbone: lab 1's `build_backbone`, or the course's wide
     variant (`--widths`, course.models.build_wide_backbone), for any input shape."""
     if options.widths is None:
-        return lambda input_shape=(32, 32, 3): lab1.build_backbone(input_shape=input_shape)
+        return lambda input_shape: lab1.build_backbone(input_shape=input_shape)
     from course.models import build_wide_backbone
 
-    return lambda input_shape=(32, 32, 3): build_wide_backbone(options.widths, input_shape)
+    return lambda input_shape: build_wide_backbone(options.widths, input_shape)
 
 
 class Runner:
@@ -90,8 +90,8 @@ class Runner:
         keras.utils.set_random_seed(seed)
         return seed
 
-    def new_backbone(self, input_shape=None):
-        backbone = self._backbone() if input_shape is None else self._backbone(input_shape)
+    def new_backbone(self, input_shape: tuple[int, int, int] = (32, 32, 3)):
+        backbone = self._backbone(input_shape)
         self.configure(backbone)
         return backbone
 

@@ -15,6 +15,7 @@ from test_lab3_context import (
     check_shared_encoder,
     check_triple,
     context_result,
+    jigsaw_pair,
     jigsaw_result,
 )
 
@@ -81,9 +82,12 @@ def test_permutation_set_longer(lab):
 def test_jigsaw_unseen_images(lab):
     """24 x 24 images, patches of 6: tiles[i, j] == patches[i, permutations[label[i], j]]"""
     permutations = np.array([np.random.default_rng(s).permutation(9) for s in range(12)])
-    tiles, label = (np.asarray(v) for v in lab.jigsaw_batch(UNSEEN, permutations, 8, 6))
+    tiles, label = jigsaw_pair(lab.jigsaw_batch(UNSEEN, permutations, 8, 6))
     patches = sliced(UNSEEN, 8, 1, 6)
-    assert label.shape == (30,) and tiles.shape == (30, 9, 6, 6, 3)
+    assert label.shape == (30,) and tiles.shape == (30, 9, 6, 6, 3), (
+        f"30 images with patches of 6 should give tiles (30, 9, 6, 6, 3) and labels (30,), got"
+        f" {tiles.shape} and {label.shape}"
+    )
     order = permutations[np.clip(label, 0, 11)]
     assert np.array_equal(tiles, patches[np.arange(30)[:, None], order]), (
         "the tiles do not follow the permutations their labels name"

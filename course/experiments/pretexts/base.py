@@ -5,7 +5,7 @@ calls, on tiny inputs, before any long training) and its pretraining. The pretra
 the runner (`course.experiments.runner.Runner`) and uses only this of it:
 
 - `split`, `budget`, `options`, `labs` (the `--impl`'s labs), `log(text)`;
-- `new_backbone(input_shape=None)`: a fresh backbone (lab 1's `build_backbone`, or the
+- `new_backbone(input_shape=(32, 32, 3))`: a fresh backbone (lab 1's `build_backbone`, or the
   `--widths` variant), configured for `--init`; `configure(model)` configures any other model;
 - `seed(offset)`: seeds Keras for a phase and returns the seed;
 - `schedule(steps)`: the pretraining learning rate (`--schedule`);
@@ -58,15 +58,16 @@ def check_trained(before: list, after: list, message: str) -> None:
         raise ImplementationError(message)
 
 
-def fit_classifier(runner, name: str, model, dataset, steps: int, classes: int, what: str):
-    """Trains a pretext classifier (integer labels, `classes` of them) with `fit` for the
-    budget's epochs of `name`, and draws its curve with chance lines (cross-entropy ln classes,
+def fit_classifier(
+    runner, name: str, model, dataset, epochs: int, steps: int, classes: int, what: str
+):
+    """Trains a pretext classifier (integer labels, `classes` of them) with `fit` for `epochs`
+    epochs of `steps` batches, and draws its curve with chance lines (cross-entropy ln classes,
     accuracy 1 / classes). Returns (seconds, record): the epochs, the median epoch time and the
     loss and accuracy per epoch."""
     from course import plots
     from course.train import EpochTimer, compile_classifier
 
-    epochs = runner.budget.pretraining_epochs(name)
     compile_classifier(model, runner.schedule(steps * epochs))
     start, timer = time.perf_counter(), EpochTimer()
     history = model.fit(

@@ -15,8 +15,7 @@ def preflight(labs, options) -> None:
     images = np.zeros((4, 32, 32, 3), np.uint8)
     lab3.extract_patches(images, seed=0)
     center, neighbor, _ = lab3.relative_position_pairs(images, 0, patches.PATCH_SIZE)
-    encoder = labs["lab1"].build_backbone(input_shape=(patches.PATCH_SIZE,) * 2 + (3,))
-    lab3.build_context_model(encoder)(
+    lab3.build_context_model(patches.preflight_encoder(labs))(
         [np.asarray(center, np.float32), np.asarray(neighbor, np.float32)]
     )
 
@@ -32,7 +31,9 @@ def pretrain(runner) -> Pretrained:
     dataset = patches.patch_batches(runner, seed, make, "relative_position_pairs")
     encoder = patches.patch_encoder(runner)
     model = lab3.build_context_model(encoder)
-    pretrained = patches.pretrain_encoder(runner, "context", encoder, model, dataset, 8)
+    pretrained = patches.pretrain_encoder(
+        runner, "context", encoder, model, dataset, runner.budget.context_epochs, 8
+    )
     context_figure(runner)
     return pretrained
 

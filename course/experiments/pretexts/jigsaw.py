@@ -13,8 +13,8 @@ def preflight(labs, options) -> None:
     lab3 = labs["lab3"]
     permutations = np.asarray(lab3.permutation_set(4))
     tiles, _ = lab3.jigsaw_batch(np.zeros((4, 32, 32, 3), np.uint8), permutations, 0)
-    encoder = labs["lab1"].build_backbone(input_shape=(patches.PATCH_SIZE,) * 2 + (3,))
-    lab3.build_jigsaw_model(encoder, len(permutations))(np.asarray(tiles, np.float32))
+    model = lab3.build_jigsaw_model(patches.preflight_encoder(labs), len(permutations))
+    model(np.asarray(tiles, np.float32))
 
 
 def pretrain(runner) -> Pretrained:
@@ -32,7 +32,7 @@ def pretrain(runner) -> Pretrained:
     encoder = patches.patch_encoder(runner)
     model = lab3.build_jigsaw_model(encoder, len(permutations))
     pretrained = patches.pretrain_encoder(
-        runner, "jigsaw", encoder, model, dataset, len(permutations)
+        runner, "jigsaw", encoder, model, dataset, runner.budget.jigsaw_epochs, len(permutations)
     )
     pretrained.record["permutations"] = len(permutations)
     jigsaw_figure(runner, permutations)
@@ -51,7 +51,8 @@ def jigsaw_figure(runner, permutations: np.ndarray) -> None:
     )
     plots.jigsaw_examples(
         tiles,
-        permutations[np.clip(label, 0, len(permutations) - 1)],
+        label,
+        permutations,
         runner.figure("jigsaw_examples.png"),
         names,
         title=f"{lab3.path.name}: jigsaw_batch with {len(permutations)} permutations",

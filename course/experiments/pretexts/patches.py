@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 
 from course.experiments.pretexts.base import Pretrained, check_trained, fit_classifier
+from course.impl import ImplementationError
 
 PATCH_SIZE = 8
 """The patches of a 3 x 3 grid of 32 x 32 images: 8 pixels in 10-pixel cells (course spec)."""
@@ -21,6 +22,27 @@ PATCH_SIZE = 8
 
 def patch_encoder(runner):
     return runner.new_backbone(input_shape=(PATCH_SIZE, PATCH_SIZE, 3))
+
+
+def check_transferable(encoder, backbone, lab1) -> None:
+    """Raises ImplementationError when the patch encoder's weights cannot load into the 32 x 32
+    backbone (a layer whose weights depend on the image size, such as a Dense layer)."""
+    shapes = [tuple(w.shape) for w in encoder.weights]
+    if shapes != [tuple(w.shape) for w in backbone.weights]:
+        raise ImplementationError(
+            f"{lab1.path.name}: build_backbone(input_shape=({PATCH_SIZE}, {PATCH_SIZE}, 3)) has"
+            " weights of other shapes than build_backbone() at 32 x 32, so lab 3's patch encoder"
+            " cannot become the backbone; keep to layers whose weights do not depend on the image"
+            " size (Conv2D, BatchNormalization) before the final Flatten"
+        )
+
+
+def preflight_encoder(labs):
+    """Lab 1's backbone built for patches, checked to fit the 32 x 32 backbone."""
+    lab1 = labs["lab1"]
+    encoder = lab1.build_backbone(input_shape=(PATCH_SIZE, PATCH_SIZE, 3))
+    check_transferable(encoder, lab1.build_backbone(), lab1)
+    return encoder
 
 
 def standardized(patches, standardize: Callable):
@@ -57,7 +79,9 @@ def patch_batches(runner, seed: int, make: Callable, exercise: str):
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def pretrain_encoder(runner, name: str, encoder, model, dataset, classes: int) -> Pretrained:
+def pretrain_encoder(
+    runner, name: str, encoder, model, dataset, epochs: int, classes: int
+) -> Pretrained:
     """Fits the pretext model and hands back its encoder's weights for the 32 x 32 backbone."""
     lab3 = runner.labs["lab3"]
     before = encoder.get_weights()
@@ -65,7 +89,7 @@ def pretrain_encoder(runner, name: str, encoder, model, dataset, classes: int) -
     images = len(runner.split.unlabelled_images)
     steps = math.ceil(images / runner.budget.batch_size)
     seconds, record = fit_classifier(
-        runner, name, model, dataset, steps, classes, f"{images:,} images"
+        runner, name, model, dataset, epochs, steps, classes, f"{images:,} images"
     )
     after = encoder.get_weights()
     check_trained(
@@ -75,9 +99,7 @@ def pretrain_encoder(runner, name: str, encoder, model, dataset, classes: int) -
         " build the model by calling the patch encoder it receives, so that training trains it",
     )
     backbone = runner.new_backbone()
-    shapes = [w.shape for w in backbone.get_weights()]
-    if shapes != [w.shape for w in after]:
-        raise RuntimeError(f"the patch encoder's weights {shapes} do not fit the backbone")
+    check_transferable(encoder, backbone, runner.labs["lab1"])
     backbone.set_weights(after)
     record["examples_per_epoch"] = images
     runner.neighbours(

@@ -83,7 +83,14 @@ def pretrain(runner) -> Pretrained:
         batches = grouped_batches(runner, seed)
         steps = math.ceil(images / max(1, runner.budget.batch_size // 4))
     seconds, record = fit_classifier(
-        runner, "rotation", model, batches, steps, 4, f"{4 * images:,} rotated images"
+        runner,
+        "rotation",
+        model,
+        batches,
+        runner.budget.rotation_epochs,
+        steps,
+        4,
+        f"{4 * images:,} rotated images",
     )
     after = backbone.get_weights()
     check_trained(
