@@ -12,6 +12,7 @@ line that says what to do, never as a traceback.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import shutil
 import tempfile
@@ -112,6 +113,37 @@ def check(exercise: str) -> None:
     if passed < len(result.tests):
         summary += f"; `course hint {exercise} --level 1` (then 2, 3) helps"
     _show(summary + "; hidden checks run when the staff grade.\n\n" + "\n".join(rows))
+
+
+@contextlib.contextmanager
+def says_what_to_fix():
+    """Around a notebook's own training cell: a stub or an error of the lab's code ends the cell
+    with one line that says what to write or fix, not a traceback from inside Keras."""
+    try:
+        yield
+    except NotImplementedError as error:
+        print(f"The training did not start: a function it calls is not written yet ({error}).")
+    except Exception as error:  # noqa: BLE001  (the student's code: say it in a line)
+        print(f"The training stopped: {type(error).__name__}: {str(error)[:300]}")
+
+
+def compare(**models) -> None:
+    """A table of each fitted model's best and last test accuracy (`val_accuracy`), beside the
+    workshop's published figure for the row of that name."""
+    from course.experiments import WORKSHOP
+
+    rows = [
+        "| method | best epoch, accuracy % | last epoch % | the workshop's % |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, model in models.items():
+        accuracy = model.history.history["val_accuracy"]
+        workshop = WORKSHOP.get(name)
+        rows.append(
+            f"| {name} | {100 * max(accuracy):.2f} | {100 * accuracy[-1]:.2f} |"
+            f" {'-' if workshop is None else f'{workshop:.2f}'} |"
+        )
+    _show("**Trained in this notebook**\n\n" + "\n".join(rows))
 
 
 def _quietly(function: Callable, *args, **kwargs):

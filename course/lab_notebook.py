@@ -36,6 +36,129 @@ EXPERIMENTS = {"lab1": "supervised", "lab2": "rotation", "lab3": "context", "lab
 """Lab -> the `course experiment` its training cell runs on the notebook's functions."""
 
 
+DATA_CELL = """\
+# The workshop's split of CIFAR-10 at the budget COURSE_BUDGET names: "quick" (the default:
+# minutes on a laptop's CPU) or "full" (the workshop's protocol: 50,000 unlabelled images,
+# 5,000 labelled, 5,000 test, 15 epochs a phase).
+from course.data import load_cifar10, workshop_split
+from course.experiments import BUDGETS
+from course.train import compile_classifier  # Adam 1e-3, cross-entropy on logits, accuracy
+
+budget = BUDGETS[os.environ.get("COURSE_BUDGET", "quick")]
+split = workshop_split(
+    load_cifar10(DATA), budget.labelled_per_class, budget.test_per_class, budget.unlabelled
+)
+print(split)"""
+"""The first cell of every "train it yourself" section: the data and the budget, no lab code."""
+
+LABELLED = """\
+    labelled = make_pipeline(split.labelled_images, split.labelled_labels, training=True, seed=0)
+    test = make_pipeline(split.test_images, split.test_labels)"""
+
+FINE_TUNE = """\
+    backbone = build_backbone()
+    backbone.set_weights(encoder.get_weights())  # the same convolutions, now on 32 x 32 images
+    {name} = compile_classifier(transfer(backbone, 10))
+    {name}.fit(labelled, validation_data=test, epochs=budget.epochs)"""
+
+TRAIN_YOURSELF = {
+    "lab1": (
+        "Lab 1's classifier on the labelled images, trained by Keras' `fit`: your pipeline feeds"
+        " it, your backbone and head make it. The test accuracy after each epoch is"
+        " `val_accuracy`.",
+        f"""\
+with says_what_to_fix():
+{LABELLED}
+    classifier = compile_classifier(build_classifier(build_backbone(), 10))
+    classifier.fit(labelled, validation_data=test, epochs=budget.epochs)
+    compare(supervised=classifier)""",
+    ),
+    "lab2": (
+        "Self-supervised pretraining in two `fit`s. First the rotation model learns, on the"
+        " unlabelled images, which way is up: the labels are free, made by your"
+        " `make_rotation_dataset`. Then `transfer` puts a new head on the same backbone and"
+        " fine-tunes it on the labelled images, beside a backbone that starts from scratch.",
+        f"""\
+from lab1_supervised import build_backbone, build_classifier, make_pipeline
+
+with says_what_to_fix():
+{LABELLED}
+    backbone = build_backbone()
+    rotations = make_rotation_dataset(split.unlabelled_images, seed=0)  # no labels needed
+    rotation_model = build_rotation_model(backbone)
+    compile_classifier(rotation_model).fit(rotations, epochs=budget.rotation_epochs)
+
+    rotation = compile_classifier(transfer(backbone, 10))
+    rotation.fit(labelled, validation_data=test, epochs=budget.epochs)
+    supervised = compile_classifier(build_classifier(build_backbone(), 10))
+    supervised.fit(labelled, validation_data=test, epochs=budget.epochs)
+    compare(supervised=supervised, rotation=rotation)""",
+    ),
+    "lab3": (
+        "Both pretexts, pretrained by `fit` on the unlabelled images, then transferred. The patch"
+        " encoder is your backbone built for 20 x 20 patches; `patch_dataset` upscales each image"
+        " x3 and cuts its grid with your `extract_patches` (jittered: a random offset per patch,"
+        " so that lines running across the gap give nothing away), then your"
+        " `relative_position_pairs` or `jigsaw_batch` makes the task. The encoder's weights fit"
+        " the 32 x 32 backbone as they are.",
+        f"""\
+from lab1_supervised import build_backbone, build_classifier, make_pipeline, standardize
+from lab2_rotation import transfer
+
+from course.experiments.pretexts.patches import patch_dataset
+
+with says_what_to_fix():
+{LABELLED}
+    encoder = build_backbone(input_shape=(20, 20, 3))
+    pairs = patch_dataset(split.unlabelled_images, lambda x, seed: relative_position_pairs(
+        x, seed, patch_size=20), extract_patches, standardize)
+    compile_classifier(build_context_model(encoder)).fit(pairs, epochs=budget.context_epochs)
+{FINE_TUNE.format(name="context")}
+
+    encoder = build_backbone(input_shape=(20, 20, 3))
+    permutations = permutation_set(100)
+    puzzles = patch_dataset(split.unlabelled_images, lambda x, seed: jigsaw_batch(
+        x, permutations, seed, patch_size=20), extract_patches, standardize)
+    jigsaw_model = build_jigsaw_model(encoder, len(permutations))
+    compile_classifier(jigsaw_model).fit(puzzles, epochs=budget.jigsaw_epochs)
+{FINE_TUNE.format(name="jigsaw")}
+
+    supervised = compile_classifier(build_classifier(build_backbone(), 10))
+    supervised.fit(labelled, validation_data=test, epochs=budget.epochs)
+    compare(supervised=supervised, context=context, jigsaw=jigsaw)""",
+    ),
+    "lab4": (
+        "SimCLR is `fit` too: `ContrastivePretraining` is a small `keras.Model` whose"
+        " `train_step` calls your `contrastive_step` on each batch of unlabelled images (as"
+        " keras.io's SimCLR and SimSiam examples do). Then `transfer` fine-tunes the backbone on"
+        " the labelled images.",
+        f"""\
+from lab1_supervised import build_backbone, build_classifier, make_pipeline, standardize
+from lab2_rotation import transfer
+
+from course.experiments.pretexts.simclr import standardized_encoder
+from course.train import ContrastivePretraining, image_batches
+
+with says_what_to_fix():
+{LABELLED}
+    encoder = build_backbone()
+    head = build_projection_head(encoder.output_shape[-1])
+    simclr_model = ContrastivePretraining(
+        standardized_encoder(standardize, encoder), head, contrastive_step)
+    simclr_model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    batches = image_batches(split.unlabelled_images, budget.simclr_batch_size)
+    simclr_model.fit(batches, epochs=budget.simclr_epochs)
+{FINE_TUNE.format(name="simclr")}
+
+    supervised = compile_classifier(build_classifier(build_backbone(), 10))
+    supervised.fit(labelled, validation_data=test, epochs=budget.epochs)
+    compare(supervised=supervised, simclr=simclr)""",
+    ),
+}
+"""Lab -> the "train it yourself" section: what it shows, and its one training cell, written
+with the notebook's own functions (a stub or an error ends it in a line)."""
+
+
 def repository() -> str:
     """The class's repository on GitHub, "owner/name", from setup.cfg's `url` (the instructor's to
     set): where Colab opens the notebooks and installs the course from."""
@@ -73,6 +196,7 @@ def install_cell(lab: registry.Lab) -> str:
     helpers = sorted(
         {"check"}
         | ({"train"} if lab.key in EXPERIMENTS else set())
+        | ({"compare", "says_what_to_fix"} if lab.key in TRAIN_YOURSELF else set())
         | {FIGURES[e.key].split("(")[0] for e in lab.exercises if e.key in FIGURES}
     )
     return f'''# In Colab: the course's code and checks, from the class's repository. Elsewhere
@@ -130,6 +254,13 @@ def lab_notebook(source: str, lab_key: str, path: str) -> str:
             cells.append(_code(f'check("{exercise.key}")', demo=True))
             if exercise.key in FIGURES:
                 cells.append(_code(FIGURES[exercise.key], demo=True))
+    if lab_key in TRAIN_YOURSELF:
+        text, code = TRAIN_YOURSELF[lab_key]
+        cells += [
+            _markdown(f"## Train it yourself\n\n{text}"),
+            _code(DATA_CELL, demo=True),
+            _code(code, demo=True),
+        ]
     if lab_key in EXPERIMENTS:
         cells += [
             _markdown(

@@ -45,7 +45,7 @@ KIND_COLOURS = {
 
 def row_kind(method: str) -> str:
     """ "baseline", "fine-tuned" or "probe": what a row of the table measures."""
-    if method in ("random", "supervised", "supervised-all"):
+    if method in ("random", "random-linear", "supervised", "supervised-all"):
         return "baseline"
     return "probe" if method.endswith("-linear") else "fine-tuned"
 

@@ -129,3 +129,68 @@ def fit_and_evaluate(
         seconds=seconds,
         seconds_per_epoch=timer.median,
     )
+
+
+class ContrastivePretraining(keras.Model):
+    """SimCLR pretraining as `fit`, as keras.io's SimCLR and SimSiam examples do: each training
+    step is lab 4's `contrastive_step` on one batch of float images `[B, H, W, C]` in [0, 1]
+    (no labels).
+
+    encoder: images -> features (the backbone to transfer, behind lab 1's `standardize`); head:
+    features -> embeddings (lab 4's projection head); contrastive_step: lab 4's function, which
+    draws two views, computes the NT-Xent loss and applies the gradients with this model's
+    optimizer. Each step gets its own seed, `[seed, step]`, so every batch draws new views. Logs
+    the epoch's mean loss ("loss") and the step's own ("step_loss").
+    """
+
+    def __init__(self, encoder, head, contrastive_step, temperature=0.5, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.head = encoder, head
+        self.contrastive_step = contrastive_step
+        self.temperature = float(temperature)
+        self.base_seed = int(seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self) -> list:
+        return [self.loss_tracker]
+
+    def call(self, images, training=False):
+        return self.head(self.encoder(images, training=training), training=training)
+
+    def train_step(self, images):
+        steps = tf.cast(self.optimizer.iterations, tf.int64)
+        seed = tf.stack([tf.constant(self.base_seed, tf.int64), steps])
+        loss = self.contrastive_step(
+            self.encoder, self.head, self.optimizer, images, seed, self.temperature
+        )
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result(), "step_loss": loss}
+
+
+class StepLosses(keras.callbacks.Callback):
+    """The "step_loss" of every training step, in order (for a loss curve per step)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self.losses.append(round(float(logs["step_loss"]), 4))
+
+
+def image_batches(images, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """Unlabelled uint8 images `[N, H, W, C]` as shuffled batches of float images in [0, 1]
+    (reshuffled each epoch, the last partial batch dropped: contrastive pairs need full batches),
+    the input of `ContrastivePretraining.fit`."""
+    pixels = tf.convert_to_tensor(images)
+    return (
+        tf.data.Dataset.range(len(images))
+        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size, drop_remainder=True)
+        .map(
+            lambda i: tf.image.convert_image_dtype(tf.gather(pixels, i), tf.float32),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        .prefetch(tf.data.AUTOTUNE)
+    )

@@ -18,10 +18,13 @@ run across their borders, a shortcut that teaches nothing about objects.
 
 A CIFAR-10 image is 32 x 32: its grid cells are 10 x 10 (the last two rows and columns of pixels
 are unused) and each patch is 8 x 8, which leaves a gap of at least 2 pixels between two centred
-patches. One *patch encoder*, lab 1's backbone built for 8 x 8 inputs, turns every patch into a
-feature vector; its convolutions are the same size at 8 x 8 and at 32 x 32, so after the pretext
-training they carry over to the 32 x 32 backbone, which lab 2's `transfer` then fine-tunes or
-probes on the 5,000 labelled images.
+patches. Your functions take any image side, and the experiment uses that: it upscales each image
+x3 (cells of 32 pixels, near the scale the backbone was made for), cuts 20-pixel patches with your
+`extract_patches` at a random offset in each cell, and hands them to your task functions. One
+*patch encoder*, lab 1's backbone built for 20 x 20 inputs, turns every patch into a feature
+vector; its convolutions are the same size at any input size, so after the pretext training they
+carry over to the 32 x 32 backbone, which lab 2's `transfer` then fine-tunes or probes on the
+5,000 labelled images.
 
 You will write:
 
@@ -55,7 +58,7 @@ NEIGHBOURS = (0, 1, 2, 3, 5, 6, 7, 8)
 top-right, 3 left, 4 right, 5 bottom-left, 6 bottom, 7 bottom-right."""
 
 
-# Exercise 3.1 (7 points): a grid of patches, with gaps and jitter, in one gather.
+# Exercise 3.1 (8 points): a grid of patches, with gaps and jitter, in one gather.
 def extract_patches(images, grid=3, patch_size=8, seed=None):
     """Cuts every image into a `grid x grid` grid of square patches, one per cell.
 
@@ -77,7 +80,7 @@ def extract_patches(images, grid=3, patch_size=8, seed=None):
                               "`course hint lab3.extract_patches` helps")
 
 
-# Exercise 3.2 (5 points): the context task's labels: where a neighbour patch sits. Builds on
+# Exercise 3.2 (6 points): the context task's labels: where a neighbour patch sits. Builds on
 # `extract_patches`.
 def relative_position_pairs(images, seed, patch_size=8):
     """The context task: each image's centre patch, one of its eight neighbours, and which one.
@@ -117,7 +120,7 @@ def permutation_set(num_permutations, num_patches=9, seed=0):
                               "`course hint lab3.permutation_set` helps")
 
 
-# Exercise 3.4 (6 points): shuffling patches by a permutation per image. Builds on
+# Exercise 3.4 (7 points): shuffling patches by a permutation per image. Builds on
 # `extract_patches`.
 def jigsaw_batch(images, permutations, seed, patch_size=8):
     """The jigsaw task: every image's nine centred patches, shuffled by a random permutation.

@@ -18,10 +18,13 @@ run across their borders, a shortcut that teaches nothing about objects.
 
 A CIFAR-10 image is 32 x 32: its grid cells are 10 x 10 (the last two rows and columns of pixels
 are unused) and each patch is 8 x 8, which leaves a gap of at least 2 pixels between two centred
-patches. One *patch encoder*, lab 1's backbone built for 8 x 8 inputs, turns every patch into a
-feature vector; its convolutions are the same size at 8 x 8 and at 32 x 32, so after the pretext
-training they carry over to the 32 x 32 backbone, which lab 2's `transfer` then fine-tunes or
-probes on the 5,000 labelled images.
+patches. Your functions take any image side, and the experiment uses that: it upscales each image
+x3 (cells of 32 pixels, near the scale the backbone was made for), cuts 20-pixel patches with your
+`extract_patches` at a random offset in each cell, and hands them to your task functions. One
+*patch encoder*, lab 1's backbone built for 20 x 20 inputs, turns every patch into a feature
+vector; its convolutions are the same size at any input size, so after the pretext training they
+carry over to the 32 x 32 backbone, which lab 2's `transfer` then fine-tunes or probes on the
+5,000 labelled images.
 
 You will write:
 

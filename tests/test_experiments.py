@@ -34,7 +34,7 @@ from course.experiments import (
     run_experiment,
     write_results,
 )
-from course.impl import ImplementationError
+from course.impl import ImplementationError, load_lab
 
 SHARED_CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10"
 ROW_KEYS = {
@@ -273,7 +273,8 @@ def test_experiment_command_round_trips_options():
         " --init keras"
     )
     assert experiment_command("jigsaw", "d", "quick", "solutions", "o").endswith(
-        "--out o --schedule constant --jigsaw-permutations 100 --init keras"
+        "--out o --schedule constant --jigsaw-permutations 100 --patch-scale 3 --patch-size 20"
+        " --patch-jitter --patch-bn-recalibrate --init keras"
     )
 
 
@@ -282,6 +283,8 @@ def test_options_name_the_bad_value():
         Options(rotation_head="x")
     with pytest.raises(ExperimentError, match="jigsaw_permutations must be at least 1"):
         Options(jigsaw_permutations=0)
+    with pytest.raises(ExperimentError, match="patch_size must be between 8 .* and 10 .*, got 12"):
+        Options(patch_scale=1, patch_size=12)
 
 
 def test_budgets_table():
@@ -431,6 +434,58 @@ def test_a_backbone_that_cannot_be_a_patch_encoder_is_named_before_training(tmp_
             log=quiet,
         )
     assert not (tmp_path / "o" / "results.json").exists()
+
+
+NUMPY_PAIRS = """
+def relative_position_pairs(images, seed, patch_size=8):
+    x = np.asarray(images)
+    label = np.zeros(len(x), np.int32)
+    patches = np.asarray(extract_patches(x, 3, patch_size))
+    return patches[:, 4], patches[:, 0], label
+"""
+
+
+def test_a_lab3_function_that_cannot_run_in_the_pipeline_is_named_before_training(tmp_path):
+    """Right eagerly (the checks' first calls), wrong where the experiment calls it: the error
+    names the function and says what graph mode asks, before any row trains."""
+    lab_folder(tmp_path, "lab1_supervised")
+    lab_folder(tmp_path, "lab2_rotation")
+    folder = lab_folder(tmp_path, "lab3_context", NUMPY_PAIRS)
+    logged = []
+    with pytest.raises(
+        ImplementationError,
+        match=r"lab3_context.py: relative_position_pairs\(\) failed inside the experiment's"
+        r" tf.data pipeline.*Use TensorFlow ops",
+    ):
+        run_experiment(
+            "context",
+            data=tiny_cifar10(),
+            budget=TEST_BUDGET,
+            impl=str(folder),
+            out=tmp_path / "o",
+            log=logged.append,
+        )
+    assert not any(line.startswith("row ") for line in logged)
+
+
+def test_the_mosaic_hands_the_jittered_patches_to_the_centred_task_functions():
+    """`jittered_mosaic` lays the jittered patches edge to edge, so that the lab's task functions,
+    which cut centred patches, cut exactly those."""
+    import tensorflow as tf
+
+    from course.experiments.pretexts.patches import jittered_mosaic
+
+    lab3 = load_lab("solutions", "lab3")
+    images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    mosaics = jittered_mosaic(lab3.extract_patches, images, [1, 2], 3, 20)
+    assert mosaics.shape == (3, 60, 60, 3) and mosaics.dtype == tf.float32
+    floats = tf.image.convert_image_dtype(images, tf.float32)
+    upscaled = tf.clip_by_value(tf.image.resize(floats, [96, 96]), 0.0, 1.0)
+    jittered = np.asarray(lab3.extract_patches(upscaled, 3, 20, [1, 2]))
+    assert np.array_equal(np.asarray(lab3.extract_patches(mosaics, 3, 20)), jittered)
+    assert not np.array_equal(jittered, np.asarray(lab3.extract_patches(upscaled, 3, 20)))
+    center, _, _ = lab3.relative_position_pairs(mosaics, 0, patch_size=20)
+    assert np.array_equal(np.asarray(center), jittered[:, 4])
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:

@@ -68,12 +68,14 @@ class Lab:
         try:
             yield
         except NotImplementedError as error:
-            stub = self._stub_name(error) or name
-            raise ImplementationError(
-                f"{self.path.name}: {stub}() is not implemented yet (it raises "
-                f"NotImplementedError); implement it in {self.path}, then run "
-                f"`course check {self.lab}`"
-            ) from None
+            raise self.not_implemented(self._stub_name(error) or name) from None
+
+    def not_implemented(self, name: str) -> ImplementationError:
+        return ImplementationError(
+            f"{self.path.name}: {name}() is not implemented yet (it raises "
+            f"NotImplementedError); implement it in {self.path}, then run "
+            f"`course check {self.lab}`"
+        )
 
     def _stub_name(self, error: BaseException) -> str | None:
         """The innermost function of this lab in the error's traceback: the stub itself."""
@@ -86,6 +88,54 @@ class Lab:
             if code is not None and (frame.f_code is code or converted):
                 found = name
         return found
+
+
+@contextlib.contextmanager
+def in_pipeline(*calls: tuple[Lab, str]):
+    """`Lab.calling` for functions of several labs traced together by a `tf.data` map or a
+    `tf.function`, `calls` being (lab, the function it is called for). A stub names the function
+    that raised, whichever lab it is in; an error raised inside a lab's code while tracing (NumPy
+    on a symbolic tensor, a Python `if` on a tensor's value) becomes an ImplementationError that
+    says where the experiment calls the function and what graph mode asks of it."""
+    try:
+        yield
+    except ImplementationError:
+        raise
+    except Exception as error:
+        if isinstance(error, NotImplementedError) and _raised_directly(calls, error):
+            lab, name = _raised_by(calls, error) or calls[0]
+            raise lab.not_implemented(name) from None
+        found = _raised_by(calls, error)
+        if found is None:  # not the labs' code: the course's own error
+            raise
+        lab, name = found
+        reason = (str(error).strip().splitlines() or [""])[0][:300]
+        raise ImplementationError(
+            f"{lab.path.name}: {name}() failed inside the experiment's tf.data pipeline, where"
+            f" its inputs are symbolic tensors (graph mode), not arrays: {type(error).__name__}:"
+            f" {reason}. Use TensorFlow ops (tf.*) on its inputs, not NumPy, and no Python `if` or"
+            f" loop over their values; `course check {lab.lab}` has a check that calls it the"
+            " same way"
+        ) from None
+
+
+def _raised_directly(calls, error: BaseException) -> bool:
+    """Whether a lab function raised `error` itself (a stub), rather than TensorFlow under it
+    (which raises NotImplementedError too, for NumPy on a symbolic tensor)."""
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    if not frames:
+        return True
+    name = frames[-1].f_code.co_name.removeprefix("tf__")
+    return any(callable(getattr(lab.module, name, None)) for lab, _ in calls)
+
+
+def _raised_by(calls, error: BaseException) -> tuple[Lab, str] | None:
+    """The lab and function, among `calls`' labs, whose code raised `error`."""
+    for lab, _ in calls:
+        name = lab._stub_name(error)
+        if name is not None:
+            return lab, name
+    return None
 
 
 def load_labs(impl: str, labs: Iterable[str]) -> dict[str, Lab]:

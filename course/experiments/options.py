@@ -170,6 +170,35 @@ class Options:
         recipe=("jigsaw",),
         parse=int,
     )
+    patch_scale: int = _option(
+        3,
+        "lab 3: upscale every image by this factor (bilinear) before cutting its 3 x 3 grid, so"
+        " that patches are near the backbone's native 32 x 32 scale (default 3: 96-pixel images,"
+        " 32-pixel cells; 1: the images as they are, 10-pixel cells)",
+        recipe=("context", "jigsaw"),
+        parse=int,
+    )
+    patch_size: int = _option(
+        20,
+        "lab 3: the side of a patch in the upscaled image, at most its cell (default 20 in"
+        " 32-pixel cells: a gap of 12 pixels, 4 of the original image; 8 at --patch-scale 1)",
+        recipe=("context", "jigsaw"),
+        parse=int,
+    )
+    patch_jitter: bool = _option(
+        True,
+        "lab 3: cut each patch at a random offset inside its cell (lab 3's extract_patches with a"
+        " seed), as Doersch et al. and Noroozi and Favaro do, so that lines running across the"
+        " gap cannot place it (default: on; without it both tasks are solved by that shortcut)",
+        recipe=("context", "jigsaw"),
+    )
+    patch_bn_recalibrate: bool = _option(
+        True,
+        "lab 3: re-estimate the pretrained backbone's BatchNormalization statistics on whole"
+        " 32 x 32 images before it is transferred (the patch encoder learnt them on patches;"
+        " default: on)",
+        recipe=("context", "jigsaw"),
+    )
     init: str = _option(
         "keras",
         "keras (default): Keras' initialisation and BatchNormalization momentum; pytorch:"
@@ -210,6 +239,14 @@ class Options:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ExperimentError(f"{name} must be at least 1, got {value}")
+        if self.patch_scale < 1:
+            raise ExperimentError(f"patch_scale must be at least 1, got {self.patch_scale}")
+        cell = 32 * self.patch_scale // 3
+        if not 8 <= self.patch_size <= cell:
+            raise ExperimentError(
+                f"patch_size must be between 8 (the backbone's three pools) and {cell} (a cell of"
+                f" a 3 x 3 grid at patch_scale {self.patch_scale}), got {self.patch_size}"
+            )
         if self.widths is not None and (not self.widths or min(self.widths) < 1):
             raise ExperimentError(f"widths must be positive integers, got {self.widths}")
 

@@ -5,6 +5,8 @@ A row is one way of getting a CIFAR-10 classifier with the workshop's backbone:
 | method            | what it trains                                                           |
 |-------------------|--------------------------------------------------------------------------|
 | `random`          | nothing: uniform guessing, 100 / 10 classes = 10%                        |
+| `random-linear`   | a linear probe on an untrained frozen backbone: what a `-linear` row     |
+|                   | owes to its pretraining is its distance above this one                   |
 | `supervised`      | lab 1's classifier on the 5,000 labelled images                          |
 | `supervised-all`  | the same on all 50,000 training images with their labels                 |
 | `rotation`        | lab 2: rotation pretraining on the 50,000 images, then fine-tune all     |
@@ -65,6 +67,13 @@ ROWS: dict[str, Row] = {
     row.name: row
     for row in (
         Row("random", "random guess", (), 0),
+        Row(
+            "random-linear",
+            "linear probe on an untrained frozen backbone",
+            ("lab1", "lab2"),
+            3,
+            frozen=True,
+        ),
         Row("supervised", "supervised", ("lab1",), 1),
         Row("supervised-all", "supervised, all labels", ("lab1",), 2, all_labels=True),
         *_pretrained("rotation", "rotation pretraining", ("lab1", "lab2"), 4),
@@ -77,12 +86,34 @@ ROWS: dict[str, Row] = {
 
 EXPERIMENTS: dict[str, tuple[str, ...]] = {
     "supervised": ("random", "supervised", "supervised-all"),
-    "rotation": ("random", "supervised", "rotation", "rotation-linear", "supervised-all"),
-    "context": ("random", "supervised", "context", "context-linear", "supervised-all"),
-    "jigsaw": ("random", "supervised", "jigsaw", "jigsaw-linear", "supervised-all"),
-    "simclr": ("random", "supervised", "rotation", "simclr", "simclr-linear"),
+    "rotation": (
+        "random",
+        "random-linear",
+        "supervised",
+        "rotation",
+        "rotation-linear",
+        "supervised-all",
+    ),
+    "context": (
+        "random",
+        "random-linear",
+        "supervised",
+        "context",
+        "context-linear",
+        "supervised-all",
+    ),
+    "jigsaw": (
+        "random",
+        "random-linear",
+        "supervised",
+        "jigsaw",
+        "jigsaw-linear",
+        "supervised-all",
+    ),
+    "simclr": ("random", "random-linear", "supervised", "rotation", "simclr", "simclr-linear"),
     "all": (
         "random",
+        "random-linear",
         "supervised",
         "supervised-all",
         "rotation",

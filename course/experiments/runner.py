@@ -156,15 +156,17 @@ class Runner:
             self.rows[row.name] = self._chance_row()
             return
         self.seed(row.seed)
-        if row.pretext is None:
+        pretrained = None
+        if row.pretext is None and not row.frozen:
             backbone = self.new_backbone()
             model = self.labs["lab1"].build_classifier(backbone, len(CLASS_NAMES))
-            pretrained = None
         else:
-            pretrained = self.pretrain(row.pretext)
-            self.seed(row.seed)
+            if row.pretext is not None:
+                pretrained = self.pretrain(row.pretext)
+                self.seed(row.seed)
             backbone = self.new_backbone()
-            backbone.set_weights(pretrained.weights)
+            if pretrained is not None:
+                backbone.set_weights(pretrained.weights)
             model = self.labs["lab2"].transfer(
                 backbone, len(CLASS_NAMES), freeze_backbone=row.frozen
             )

@@ -28,7 +28,11 @@ from test_lab2_rotation import (
 
 from course.grading import expected
 from course.grading.codec import AsTensor
-from course.grading.probes.lab3 import probe_context_model, probe_jigsaw_model
+from course.grading.probes.lab3 import (
+    probe_context_model,
+    probe_in_pipeline,
+    probe_jigsaw_model,
+)
 
 LAB = "lab3"
 
@@ -134,6 +138,32 @@ def check_jittered(out, images, grid, patch_size) -> np.ndarray:
 
 
 # -- extract_patches ------------------------------------------------------------------------------
+
+
+def check_in_pipeline(lab, name, images, seed, **kwargs) -> None:
+    """`name` gives in a tf.data map (graph mode, batches of unknown size) what it gives eagerly:
+    how `course experiment` calls it."""
+    result = lab.probe(probe_in_pipeline, name, images, seed, kwargs)
+    assert "error" not in result, (
+        f"{name} failed inside a tf.data map, where `course experiment` calls it (graph mode: its"
+        f" inputs are symbolic tensors whose batch size is unknown): {result.get('error')}. Use"
+        " TensorFlow ops on its inputs (tf.shape(x)[0], not len(x) or .numpy(); no NumPy on"
+        " them, no Python `if` or loop over their values)"
+    )
+    eager, traced = result["eager"], result["traced"]
+    assert len(eager) == len(traced) and all(
+        np.array_equal(a, b) for a, b in zip(eager, traced, strict=True)
+    ), (
+        f"{name} gave other values inside a tf.data map than eagerly, with the same inputs and"
+        " seed: draw with stateless random ops from the seed it is given"
+    )
+
+
+@pytest.mark.grade("extract_patches", points=1)
+def test_extract_patches_in_a_pipeline(lab):
+    """runs inside a tf.data map, as the experiment calls it: jittered patches of a batch of
+    unknown size"""
+    check_in_pipeline(lab, "extract_patches", IMAGES, [5, 6], grid=3, patch_size=8)
 
 
 @pytest.mark.grade("extract_patches", points=2)
@@ -248,6 +278,13 @@ def check_pairs(center, neighbor, label, images, patch_size) -> None:
                 f" column {cells[int(label[i])][1]} (a patch starting at {want}), but"
                 f" neighbor[{i}] starts at {found}{hint}"
             )
+
+
+@pytest.mark.grade("relative_position_pairs", points=1)
+def test_context_pairs_in_a_pipeline(lab):
+    """runs inside a tf.data map, as the experiment calls it, and gives the pairs it gives
+    eagerly"""
+    check_in_pipeline(lab, "relative_position_pairs", IMAGES, [7, 8], patch_size=8)
 
 
 @pytest.mark.grade("relative_position_pairs", points=2)
@@ -414,6 +451,15 @@ def check_tiles(result, images, permutations, patch_size) -> tuple[np.ndarray, n
             f" the patches {cells}{hint}"
         )
     return tiles, label
+
+
+@pytest.mark.grade("jigsaw_batch", points=1)
+def test_jigsaw_in_a_pipeline(lab):
+    """runs inside a tf.data map, as the experiment calls it, and gives the puzzles it gives
+    eagerly"""
+    check_in_pipeline(
+        lab, "jigsaw_batch", IMAGES, [9, 1], permutations=PERMUTATIONS, patch_size=8
+    )
 
 
 @pytest.mark.grade("jigsaw_batch", points=2)

@@ -10,25 +10,32 @@ from course.experiments.pretexts import patches
 from course.experiments.pretexts.base import Pretext, Pretrained
 
 
+def task(labs, options):
+    """The context task on `patch_batches`' mosaics, with the lab's own function."""
+    pairs, size = labs["lab3"].raw("relative_position_pairs"), options.patch_size
+    return lambda mosaics, seed: pairs(mosaics, seed, size)
+
+
 def preflight(labs, options) -> None:
     lab3 = labs["lab3"]
-    images = np.zeros((4, 32, 32, 3), np.uint8)
-    lab3.extract_patches(images, seed=0)
-    center, neighbor, _ = lab3.relative_position_pairs(images, 0, patches.PATCH_SIZE)
-    lab3.build_context_model(patches.preflight_encoder(labs))(
-        [np.asarray(center, np.float32), np.asarray(neighbor, np.float32)]
+    (center, neighbor), _ = patches.preflight_batches(
+        labs, options, task(labs, options), "relative_position_pairs"
     )
+    lab3.build_context_model(patches.preflight_encoder(labs, options))([center, neighbor])
 
 
 def pretrain(runner) -> Pretrained:
     lab3 = runner.labs["lab3"]
     seed = runner.seed(PRETEXT.seed)
-    pairs = lab3.raw("relative_position_pairs")
-
-    def make(images, batch_seed):
-        return pairs(images, batch_seed, patches.PATCH_SIZE)
-
-    dataset = patches.patch_batches(runner, seed, make, "relative_position_pairs")
+    dataset = patches.patch_batches(
+        runner.labs,
+        runner.options,
+        runner.split.unlabelled_images,
+        runner.budget.batch_size,
+        seed,
+        task(runner.labs, runner.options),
+        "relative_position_pairs",
+    )
     encoder = patches.patch_encoder(runner)
     model = lab3.build_context_model(encoder)
     pretrained = patches.pretrain_encoder(

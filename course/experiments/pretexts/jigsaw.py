@@ -9,12 +9,20 @@ from course.experiments.pretexts import patches
 from course.experiments.pretexts.base import Pretext, Pretrained
 
 
+def task(labs, options, permutations: np.ndarray):
+    """The jigsaw task on `patch_batches`' mosaics, with the lab's own function."""
+    puzzles, size = labs["lab3"].raw("jigsaw_batch"), options.patch_size
+    return lambda mosaics, seed: puzzles(mosaics, permutations, seed, size)
+
+
 def preflight(labs, options) -> None:
     lab3 = labs["lab3"]
     permutations = np.asarray(lab3.permutation_set(4))
-    tiles, _ = lab3.jigsaw_batch(np.zeros((4, 32, 32, 3), np.uint8), permutations, 0)
-    model = lab3.build_jigsaw_model(patches.preflight_encoder(labs), len(permutations))
-    model(np.asarray(tiles, np.float32))
+    tiles, _ = patches.preflight_batches(
+        labs, options, task(labs, options, permutations), "jigsaw_batch"
+    )
+    model = lab3.build_jigsaw_model(patches.preflight_encoder(labs, options), len(permutations))
+    model(tiles)
 
 
 def pretrain(runner) -> Pretrained:
@@ -23,12 +31,15 @@ def pretrain(runner) -> Pretrained:
     permutations = np.asarray(
         lab3.permutation_set(runner.options.jigsaw_permutations, seed=runner.options.seed)
     )
-    puzzles = lab3.raw("jigsaw_batch")
-
-    def make(images, batch_seed):
-        return puzzles(images, permutations, batch_seed, patches.PATCH_SIZE)
-
-    dataset = patches.patch_batches(runner, seed, make, "jigsaw_batch")
+    dataset = patches.patch_batches(
+        runner.labs,
+        runner.options,
+        runner.split.unlabelled_images,
+        runner.budget.batch_size,
+        seed,
+        task(runner.labs, runner.options, permutations),
+        "jigsaw_batch",
+    )
     encoder = patches.patch_encoder(runner)
     model = lab3.build_jigsaw_model(encoder, len(permutations))
     pretrained = patches.pretrain_encoder(

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from course.experiments.labs import in_pipeline
 from course.experiments.pretexts.base import Pretext, Pretrained, check_trained, fit_classifier
 
 
@@ -46,7 +47,7 @@ def grouped_batches(runner, seed: int):
     dataset = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
     flip_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
     dataset = tf.data.Dataset.zip(dataset.batch(max(1, runner.budget.batch_size // 4)), flip_seeds)
-    with lab2.calling("rotation_batch"), lab1.calling("standardize"):
+    with in_pipeline((lab2, "rotation_batch"), (lab1, "standardize")):
         dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 

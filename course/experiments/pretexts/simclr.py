@@ -1,18 +1,19 @@
 """Lab 4's pretext: SimCLR, telling two views of an image apart from every other view.
 
-A custom loop rather than `fit`: each step is the student's own `contrastive_step` (lab 4), run
-as one `tf.function` per replica under the distribution strategy.
+Trained with `fit` like every other phase: `course.train.ContrastivePretraining` is a
+`keras.Model` whose `train_step` is the student's own `contrastive_step` (lab 4), as the lab's
+notebook shows.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 import numpy as np
 
-from course.experiments.pretexts.base import Pretext, Pretrained, check_trained
+from course.experiments.labs import in_pipeline
+from course.experiments.pretexts.base import Pretext, Pretrained, check_trained, keras_verbose
 
 
 def preflight(labs, options) -> None:
@@ -27,32 +28,31 @@ def preflight(labs, options) -> None:
     lab4.contrastive_step(backbone, head, keras.optimizers.SGD(0.0), floats, 0)
 
 
-def standardized_encoder(runner, backbone):
+def standardized_encoder(standardize, backbone):
     """The backbone behind lab 1's own `standardize`: contrastive_step feeds augmented float
     images in [0, 1], the backbone expects them standardized (a student's bug there shows
     here too)."""
     import keras
 
-    standardize = runner.labs["lab1"].raw("standardize")
-
     class Standardize(keras.layers.Layer):
         def call(self, images):
             return standardize(images)
 
-    inputs = keras.Input(runner.split.unlabelled_images.shape[1:])
+    inputs = keras.Input(backbone.input_shape[1:])
     standardized = Standardize(name="lab1_standardize")(inputs)
     return keras.Model(inputs, backbone(standardized), name="simclr_encoder")
 
 
 def pretrain(runner) -> Pretrained:
     import keras
-    import tensorflow as tf
+
+    from course.train import ContrastivePretraining, EpochTimer, StepLosses, image_batches
 
     lab4 = runner.labs["lab4"]
     seed = runner.seed(PRETEXT.seed)
     backbone = runner.new_backbone()
     before = backbone.get_weights()
-    encoder = standardized_encoder(runner, backbone)
+    encoder = standardized_encoder(runner.labs["lab1"].raw("standardize"), backbone)
     runner.configure(encoder)
     head = lab4.build_projection_head(int(backbone.output_shape[-1]))
     runner.configure(head)
@@ -60,50 +60,17 @@ def pretrain(runner) -> Pretrained:
     images = runner.split.unlabelled_images
     batch = min(runner.budget.simclr_batch_size, len(images))
     steps = len(images) // batch
-    optimizer = keras.optimizers.Adam(runner.schedule(steps * epochs))
-    step = lab4.raw("contrastive_step")
-    pixels = tf.convert_to_tensor(images)
-    dataset = (
-        tf.data.Dataset.range(len(images))
-        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch, drop_remainder=True)
-        .map(
-            lambda i: tf.image.convert_image_dtype(tf.gather(pixels, i), tf.float32),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    dataset = image_batches(images, batch, seed)
     temperature = float(runner.options.temperature)
-    # One step per replica on its share of the batch (with the default strategy: the step),
-    # in one graph; the optimizer's variables exist before, mirrored like the model's.
-    strategy = tf.distribute.get_strategy()
-    batches = strategy.experimental_distribute_dataset(dataset)
-    optimizer.build(encoder.trainable_variables + head.trainable_variables)
-
-    @tf.function
-    def distributed_step(x, step_seed):
-        losses = strategy.run(step, args=(encoder, head, optimizer, x, step_seed, temperature))
-        return strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
-
-    epoch_losses, step_losses, epoch_seconds = [], [], []
+    model = ContrastivePretraining(encoder, head, lab4.raw("contrastive_step"), temperature, seed)
+    model.compile(optimizer=keras.optimizers.Adam(runner.schedule(steps * epochs)))
+    steps_seen, timer = StepLosses(), EpochTimer()
     start = time.perf_counter()
-    for epoch in range(epochs):
-        epoch_start = time.perf_counter()
-        progress = keras.utils.Progbar(steps, verbose=1 if sys.stdout.isatty() else 0)
-        losses = []
-        for i, x in enumerate(batches):
-            global_step = epoch * steps + i
-            with lab4.calling("contrastive_step"):
-                loss = float(distributed_step(x, tf.constant([seed, global_step], tf.int64)))
-            losses.append(loss)
-            progress.update(i + 1, [("loss", loss)])
-        epoch_seconds.append(time.perf_counter() - epoch_start)
-        epoch_losses.append(float(np.mean(losses)))
-        step_losses += losses
-        runner.log(
-            f"simclr epoch {epoch + 1}/{epochs}: loss {epoch_losses[-1]:.4f}, "
-            f"{time.perf_counter() - start:.0f} s"
+    with in_pipeline((lab4, "contrastive_step"), (runner.labs["lab1"], "standardize")):
+        history = model.fit(
+            dataset, epochs=epochs, verbose=keras_verbose(), callbacks=[timer, steps_seen]
         )
+    epoch_losses, step_losses = history.history["loss"], steps_seen.losses
     seconds = time.perf_counter() - start
     after = backbone.get_weights()
     check_trained(
@@ -134,7 +101,7 @@ def pretrain(runner) -> Pretrained:
         "batch_size": batch,
         "steps_per_epoch": steps,
         "examples_per_epoch": steps * batch,
-        "seconds_per_epoch": round(float(np.median(epoch_seconds)), 2),
+        "seconds_per_epoch": round(timer.median, 2),
         "temperature": temperature,
         "schedule": runner.options.schedule,
         "loss": epoch_losses,

@@ -40,3 +40,25 @@ def probe_jigsaw_model(lab, patch_size, width, pooled, num_permutations):
     model = lab.build_jigsaw_model(encoder, num_permutations)
     _perturbed(encoder)
     return {"model": model, "encoder": encoder}
+
+
+def probe_in_pipeline(lab, name, images, seed, kwargs):
+    """name(images, seed=..., ...) eagerly, then inside a tf.data map as the experiment calls it
+
+    (graph mode: symbolic inputs, a batch of unknown size). Returns both outputs, or the error
+    that the traced call raised, in words."""
+    import tensorflow as tf
+
+    function = getattr(lab, name)
+    eager = [np.asarray(v) for v in tf.nest.flatten(function(images, seed=seed, **kwargs))]
+    batches = tf.data.Dataset.from_tensor_slices(images).batch(len(images))  # [None, S, S, C]
+    seeds = tf.data.Dataset.from_tensors(tf.constant(seed, tf.int64))
+    try:
+        dataset = tf.data.Dataset.zip(batches, seeds).map(
+            lambda x, s: tuple(tf.nest.flatten(function(x, seed=s, **kwargs)))
+        )
+        traced = [np.asarray(v) for v in next(iter(dataset))]
+    except Exception as error:  # noqa: BLE001  (the student's code, reported in words)
+        first = (str(error).strip().splitlines() or [""])[0][:300]
+        return {"eager": eager, "error": f"{type(error).__name__}: {first}"}
+    return {"eager": eager, "traced": traced}
