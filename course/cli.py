@@ -219,6 +219,12 @@ def _add_grading_parsers(commands) -> None:
     che.set_defaults(run=check)
 
 
+def doctor(args: argparse.Namespace) -> int:
+    from course.preflight import main as preflight
+
+    return preflight()
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="course",
@@ -260,6 +266,15 @@ def parser() -> argparse.ArgumentParser:
     rel.set_defaults(run=release)
     _add_grading_parsers(commands)
     _add_hint_parser(commands)
+    doc = commands.add_parser(
+        "doctor",
+        help="what this machine lacks for the tests and the grader, and the command that fixes it",
+        description=(
+            "Checks the course's packages and the grader's sandbox (bubblewrap) in under a second,"
+            " without starting TensorFlow; exit 1 when something needed is missing."
+        ),
+    )
+    doc.set_defaults(run=doctor)
     _add_experiment_parser(commands)
     return main
 

@@ -497,7 +497,9 @@ def _run(args, check: bool, given: list[Path] | None = None, commit: Commit | No
         try:
             isolation = choose(args.isolation, allow_none=check)
         except IsolationError as error:
-            raise UsageError(str(error)) from None
+            from course.preflight import explain  # what is missing, and the command that fixes it
+
+            raise UsageError(explain(str(error))) from None
         if isolation == "uid":
             if getattr(args, "jobs", 1) > 1:
                 raise UsageError(
