@@ -275,6 +275,19 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     doc.set_defaults(run=doctor)
+    from course.classroom import add_arguments as classroom_arguments  # standard library only
+
+    classroom_arguments(
+        commands.add_parser(
+            "classroom",
+            help="a class graded at its deadlines: snapshot the roster's repositories, then grade",
+            description=(
+                "course classroom snapshot: record each roster repository's HEAD once its"
+                " deadline has passed; course classroom matrix: the commits to grade"
+                " (docs/running-the-course.md)."
+            ),
+        )
+    )
     _add_experiment_parser(commands)
     return main
 
