@@ -86,6 +86,8 @@ class Machine:
     sysctl: Callable[[str], str | None] = lambda name: None
     # Whether bubblewrap starts a process in new namespaces here (None: not tried).
     namespaces: Callable[[], bool] = lambda: False
+    # Whether the grader's uid fallback can run student code here (root, a Python all can run).
+    uid: Callable[[], bool] = lambda: False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -96,6 +98,7 @@ class Machine:
             programs=shutil.which,
             sysctl=_read_sysctl,
             namespaces=_bwrap_starts,
+            uid=_uid_level,
         )
 
 
@@ -120,6 +123,14 @@ def _bwrap_starts() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
+
+
+def _uid_level() -> bool:
+    try:
+        from course.grading.sandbox import available
+    except ImportError:  # the grader's own layout changed: no fallback is assumed
+        return False
+    return "uid" in available()
 
 
 def as_root(machine: Machine, command: list[str]) -> list[str] | None:
@@ -210,14 +221,42 @@ def install_command(root: Path = ROOT) -> str:
     )
 
 
-def findings(machine: Machine | None = None, root: Path = ROOT) -> list[Finding]:
-    """Everything missing for this checkout: the packages, and the grader's sandbox (needed in
-    the staff's checkout, where the tests grade code; advised in the students' copy)."""
-    machine = machine or Machine.here()
-    staff = instructor_checkout(root)
-    found = package_findings(dev=staff, install=install_command(root))
-    found += sandbox_findings(machine, needed=staff)
+def uid_fallback(root: Path = ROOT) -> list[Finding]:
+    """What the grader's uid fallback (student code as uid 65534, where namespaces are refused)
+    says and still needs: the reference files private."""
+    from course.grading.sandbox import exposed
+
+    readable = exposed([root / "solutions", root / "tests", root / ".git"])
+    found = [
+        Finding(
+            "user namespaces: until then the grader runs student code as uid 65534, which hides"
+            " only what others cannot read",
+            "allow them where you can (the line above); the fallback grades meanwhile",
+            needed=False,
+        )
+    ]
+    if readable:
+        found.append(
+            Finding(
+                f"{', '.join(readable)} readable by others (the uid fallback refuses to grade)",
+                "chmod -R go-rwx " + " ".join(readable),
+            )
+        )
     return found
+
+
+def findings(machine: Machine | None = None, root: Path = ROOT) -> list[Finding]:
+    """Everything missing for this checkout: the packages (and the test tools, where the
+    project's tests are), and the grader's sandbox (needed where the grader runs, beside the
+    solutions; advised in the students' copy, whose `course check` runs without one)."""
+    machine = machine or Machine.here()
+    grader = instructor_checkout(root)
+    tests = any((root / "tests").glob("test_*.py"))
+    found = package_findings(dev=tests, install=install_command(root))
+    sandbox = sandbox_findings(machine, needed=grader)
+    if sandbox and grader and machine.uid():  # graded with the uid level: weaker, but graded
+        sandbox = [Finding(f.what, f.fix, needed=False) for f in sandbox] + uid_fallback(root)
+    return found + sandbox
 
 
 def explain(error: str, machine: Machine | None = None) -> str:

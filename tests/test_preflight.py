@@ -278,3 +278,34 @@ def test_install_py_is_linted():
         text=True,
     )
     assert ruff.returncode == 0, ruff.stdout
+
+
+def test_where_only_the_uid_fallback_runs_it_needs_private_solutions():
+    """A container that refuses user namespaces, as root: the grader falls back to uid 65534,
+    which the preflight says, and which needs the solutions and checks private (a fresh clone's
+    are not): the fix is the chmod the install makes."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    tmp_path = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's own temporary folders are private
+    try:
+        _uid_fallback_case(tmp_path)
+    finally:
+        shutil.rmtree(tmp_path)
+
+
+def _uid_fallback_case(tmp_path):
+    for name in ("solutions", "tests"):
+        (tmp_path / name).mkdir(mode=0o755)
+        (tmp_path / name).chmod(0o755)
+    tmp_path.chmod(0o755)
+    container = machine(("bwrap",), root=True, uid=lambda: True)
+    found = preflight.findings(container, tmp_path)
+    assert [f.needed for f in found] == [False, False, True], found
+    assert found[-1].fix == f"chmod -R go-rwx {tmp_path / 'solutions'} {tmp_path / 'tests'}"
+    load_installer().private(tmp_path)
+    assert [f.needed for f in preflight.findings(container, tmp_path)] == [False, False]
+    # The students' copy (no solutions): the sandbox is advice, whatever the machine.
+    (tmp_path / "solutions").rmdir()
+    assert not any(f.needed for f in preflight.findings(machine(root=True), tmp_path))
