@@ -150,19 +150,24 @@ def materialize(commit: Commit, into: Path) -> Path:
     )
     try:
         _extract(process.stdout, dest)
-    except (tarfile.TarError, OSError) as error:
+        # tarfile stops at the end-of-archive blocks; git may still write the record's padding,
+        # and would die of a closed pipe.
+        while process.stdout.read(1 << 16):
+            pass
+    except (CommitError, tarfile.TarError, OSError) as error:
         process.kill()
-        process.wait()
+        if isinstance(error, CommitError):
+            raise
         raise CommitError(
             f"cannot write commit {commit.sha[:12]}'s files ({type(error).__name__}: {error})"
         ) from None
     finally:
         process.stdout.close()
-    if process.wait() != 0:
-        raise CommitError(
-            f"git archive of {commit.sha[:12]} failed: {' '.join(process.stderr.read().split())}"
-        )
-    process.stderr.close()
+        status = process.wait()  # never a zombie, whatever happened
+        said = " ".join(process.stderr.read().decode(errors="replace").split())[:300]
+        process.stderr.close()
+    if status != 0:
+        raise CommitError(f"git archive of {commit.sha[:12]} failed: {said}")
     return dest
 
 
