@@ -219,6 +219,12 @@ def _add_grading_parsers(commands) -> None:
     che.set_defaults(run=check)
 
 
+def doctor(args: argparse.Namespace) -> int:
+    from course.preflight import main as preflight
+
+    return preflight()
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="course",
@@ -260,6 +266,28 @@ def parser() -> argparse.ArgumentParser:
     rel.set_defaults(run=release)
     _add_grading_parsers(commands)
     _add_hint_parser(commands)
+    doc = commands.add_parser(
+        "doctor",
+        help="what this machine lacks for the tests and the grader, and the command that fixes it",
+        description=(
+            "Checks the course's packages and the grader's sandbox (bubblewrap) in under a second,"
+            " without starting TensorFlow; exit 1 when something needed is missing."
+        ),
+    )
+    doc.set_defaults(run=doctor)
+    from course.classroom import add_arguments as classroom_arguments  # standard library only
+
+    classroom_arguments(
+        commands.add_parser(
+            "classroom",
+            help="a class graded at its deadlines: snapshot the roster's repositories, then grade",
+            description=(
+                "course classroom snapshot: record each roster repository's HEAD once its"
+                " deadline has passed; course classroom matrix: the commits to grade"
+                " (docs/running-the-course.md)."
+            ),
+        )
+    )
     _add_experiment_parser(commands)
     return main
 

@@ -340,7 +340,7 @@ def _public_files() -> dict[str, bytes]:
             files[str(path.relative_to(ROOT))] = path.read_bytes()
     for path, text in expected.expected_files().items():
         files[str(path.relative_to(ROOT))] = text.encode()
-    for name in ("setup.cfg", "pyproject.toml", ".gitignore"):
+    for name in ("setup.cfg", "pyproject.toml", ".gitignore", "install.py"):
         files[name] = (ROOT / name).read_bytes()
     return files
 

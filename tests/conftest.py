@@ -30,3 +30,12 @@ def stubs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stubs")
     write_labs(ROOT / "solutions", folder)
     return folder
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """A run that will fail for want of the grader's sandbox says so first, with the fix (the
+    checks that grade code then fail with the same words)."""
+    from course.preflight import findings, report
+
+    missing = [finding for finding in findings() if finding.needed]
+    return report(missing) if missing else None

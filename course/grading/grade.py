@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from course import ROOT, registry
+from course.grading.commits import Commit, CommitError, checked_out
 from course.grading.runner import LabResult, TestResult, collect, grade_labs, graded_labs
 
 CALL_TIMEOUT = 30.0  # one call of student code; the solutions' calls take well under 2 s
@@ -42,6 +43,7 @@ class SubmissionResult:
     labs: list[LabResult] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # not problems: e.g. where a lab file was found
+    commit: Commit | None = None  # `--commit`: the commit graded (`course.grading.commits`)
 
     @property
     def score(self) -> float:
@@ -449,6 +451,23 @@ def check_writable(path: str | None, directory: bool = False) -> None:
 
 def run(args, check: bool = False) -> int:
     """`course grade` (check=False) or `course check` (check=True); returns the exit status."""
+    if getattr(args, "commit", None):
+        if len(args.submissions) != 1:
+            print(
+                "course grade: --commit grades one repository: give exactly one SUBMISSION",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            with checked_out(resolve_folder(args.submissions[0]), args.commit) as (folder, commit):
+                return _run(args, check, [folder], commit)
+        except (CommitError, UsageError) as error:
+            print(f"course grade: {error}", file=sys.stderr)
+            return 2
+    return _run(args, check)
+
+
+def _run(args, check: bool, given: list[Path] | None = None, commit: Commit | None = None) -> int:
     from course.grading import reports
     from course.grading.runner import CollectionError
 
@@ -464,7 +483,7 @@ def run(args, check: bool = False) -> int:
                 raise UsageError(f"there is no labs/ folder here nor in {ROOT}")
             labs = resolve_labs([args.lab] if args.lab else None)
         else:
-            folders = [resolve_folder(name) for name in args.submissions]
+            folders = given or [resolve_folder(name) for name in args.submissions]
             labs = resolve_labs(args.lab)
         for option in ("call_timeout", "import_timeout", "wall_limit"):
             if getattr(args, option) <= 0:
@@ -478,7 +497,9 @@ def run(args, check: bool = False) -> int:
         try:
             isolation = choose(args.isolation, allow_none=check)
         except IsolationError as error:
-            raise UsageError(str(error)) from None
+            from course.preflight import explain  # what is missing, and the command that fixes it
+
+            raise UsageError(explain(str(error))) from None
         if isolation == "uid":
             if getattr(args, "jobs", 1) > 1:
                 raise UsageError(
@@ -532,6 +553,9 @@ def run(args, check: bool = False) -> int:
             )
 
     def on_submission(submission: SubmissionResult) -> None:
+        if commit is not None:  # the reports name the repository and the commit, not a copy
+            submission.commit, submission.folder = commit, commit.repository
+            submission.notes.insert(0, commit.note())
         if not (quiet and batch):
             out.write(
                 reports.text_report(submission, verbose=verbose or check, student=check) + "\n"
@@ -616,6 +640,12 @@ def add_arguments(parser, check: bool = False) -> None:
             "--lab",
             action="append",
             help="grade only this lab (repeatable); default: the labs each submission holds",
+        )
+        parser.add_argument(
+            "--commit",
+            metavar="SHA",
+            help="grade this commit of the SUBMISSION, a git repository (its working tree is not"
+            " touched); the reports record it and how many commits came after it",
         )
         parser.add_argument(
             "--fail-under",

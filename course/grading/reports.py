@@ -302,6 +302,7 @@ def gradescope(submission) -> dict:
                 " with the reference solutions."
             )
         tests.append(entry)
+    commit = getattr(submission, "commit", None)
     return {
         "score": float(submission.score),
         "max_score": float(submission.max_score),
@@ -310,6 +311,7 @@ def gradescope(submission) -> dict:
         "tests": tests,
         "extra_data": {
             "submission": submission.name,
+            **({"commit": commit.fields()} if commit else {}),
             "isolation": submission.isolation,
             "labs": {
                 lab.lab: {
@@ -346,11 +348,16 @@ def write_json(path: str | Path, submission) -> Path:
 
 
 def write_csv(path: str | Path, results, labs: list[str]) -> Path:
-    """One row per submission: submission, points per lab, total, max_total, problems."""
+    """One row per submission: submission, points per lab, total, max_total, problems; and where
+    a commit was graded (`--commit`), the commit and how many commits came after it."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", *labs, "total", "max_total", "problems"])
+    commits = any(getattr(result, "commit", None) for result in results)
+    extra = ["commit", "commits_after"] if commits else []
+    writer.writerow(["submission", *labs, "total", "max_total", "problems", *extra])
     for result in results:
+        commit = getattr(result, "commit", None)
+        recorded = [commit.sha, str(commit.commits_after)] if commit else ["", ""]
         row = [result.name]
         for lab in labs:
             graded = result.lab(lab)
@@ -361,6 +368,7 @@ def write_csv(path: str | Path, results, labs: list[str]) -> Path:
                 _cell(clean(text))
                 for text in (*row, points(result.score), points(result.max_score), problems)
             ]
+            + recorded[: len(extra)]
         )
     return atomic_write(path, buffer.getvalue())
 
@@ -400,6 +408,14 @@ def write_junit(path: str | Path, results) -> Path:
                 ("folder", str(result.folder)),
                 ("score", points(lab.score)),
                 ("max_score", points(lab.max_score)),
+                *(
+                    (
+                        ("commit", result.commit.sha),
+                        ("commits_after", str(result.commit.commits_after)),
+                    )
+                    if getattr(result, "commit", None)
+                    else ()
+                ),
             ):
                 ET.SubElement(properties, "property", name=key, value=_xml(value))
             for test in lab.tests:
