@@ -119,12 +119,22 @@ def check(exercise: str) -> None:
 def says_what_to_fix():
     """Around a notebook's own training cell: a stub or an error of the lab's code ends the cell
     with one line that says what to write or fix, not a traceback from inside Keras."""
+    from course.experiments.labs import error_cause
+
     try:
         yield
-    except NotImplementedError as error:
-        print(f"The training did not start: a function it calls is not written yet ({error}).")
     except Exception as error:  # noqa: BLE001  (the student's code: say it in a line)
-        print(f"The training stopped: {type(error).__name__}: {str(error)[:300]}")
+        cause = error_cause(error)
+        if isinstance(error, NotImplementedError) and "symbolic" not in cause:
+            print(f"The training did not start: a function it calls is not written yet ({cause}).")
+        elif "symbolic" in cause:
+            print(
+                f"The training stopped: {type(error).__name__}: {cause}. A function ran inside"
+                " a tf.data pipeline or a training step, where its inputs are symbolic tensors:"
+                " use TensorFlow ops on them, not NumPy."
+            )
+        else:
+            print(f"The training stopped: {type(error).__name__}: {cause}")
 
 
 def compare(**models) -> None:
@@ -143,7 +153,11 @@ def compare(**models) -> None:
             f"| {name} | {100 * max(accuracy):.2f} | {100 * accuracy[-1]:.2f} |"
             f" {'-' if workshop is None else f'{workshop:.2f}'} |"
         )
-    _show("**Trained in this notebook**\n\n" + "\n".join(rows))
+    budget = os.environ.get("COURSE_BUDGET", "quick")
+    _show(
+        f"**Trained in this notebook**, {budget} budget (the workshop's numbers are its full"
+        " protocol: 15 epochs a phase on 50,000 / 5,000 images)\n\n" + "\n".join(rows)
+    )
 
 
 def _quietly(function: Callable, *args, **kwargs):

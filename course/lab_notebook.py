@@ -107,18 +107,23 @@ from lab2_rotation import transfer
 
 from course.experiments.pretexts.patches import patch_dataset
 
+PATCH = 20  # patches of 20 pixels, cut from 96 x 96 upscaled images (cells of 32)
+
+# patch_dataset lays each image's nine jittered patches edge to edge in a 60 x 60 mosaic
+# (cells of 20 pixels), so your functions' centred patches of 20 pixels are those patches.
 with says_what_to_fix():
 {LABELLED}
-    encoder = build_backbone(input_shape=(20, 20, 3))
-    pairs = patch_dataset(split.unlabelled_images, lambda x, seed: relative_position_pairs(
-        x, seed, patch_size=20), extract_patches, standardize)
+    encoder = build_backbone(input_shape=(PATCH, PATCH, 3))
+    pairs = patch_dataset(split.unlabelled_images, lambda mosaics, seed: relative_position_pairs(
+        mosaics, seed, patch_size=PATCH), extract_patches, standardize, patch_size=PATCH)
     compile_classifier(build_context_model(encoder)).fit(pairs, epochs=budget.context_epochs)
 {FINE_TUNE.format(name="context")}
 
-    encoder = build_backbone(input_shape=(20, 20, 3))
+    encoder = build_backbone(input_shape=(PATCH, PATCH, 3))
     permutations = permutation_set(100)
-    puzzles = patch_dataset(split.unlabelled_images, lambda x, seed: jigsaw_batch(
-        x, permutations, seed, patch_size=20), extract_patches, standardize)
+    puzzles = patch_dataset(split.unlabelled_images, lambda mosaics, seed: jigsaw_batch(
+        mosaics, permutations, seed, patch_size=PATCH), extract_patches, standardize,
+        patch_size=PATCH)
     jigsaw_model = build_jigsaw_model(encoder, len(permutations))
     compile_classifier(jigsaw_model).fit(puzzles, epochs=budget.jigsaw_epochs)
 {FINE_TUNE.format(name="jigsaw")}
@@ -141,14 +146,15 @@ from course.train import ContrastivePretraining, image_batches
 
 with says_what_to_fix():
 {LABELLED}
-    encoder = build_backbone()
-    head = build_projection_head(encoder.output_shape[-1])
+    backbone = build_backbone()
+    head = build_projection_head(backbone.output_shape[-1])
     simclr_model = ContrastivePretraining(
-        standardized_encoder(standardize, encoder), head, contrastive_step)
+        standardized_encoder(standardize, backbone), head, contrastive_step)
     simclr_model.compile(optimizer=keras.optimizers.Adam(1e-3))
     batches = image_batches(split.unlabelled_images, budget.simclr_batch_size)
-    simclr_model.fit(batches, epochs=budget.simclr_epochs)
-{FINE_TUNE.format(name="simclr")}
+    simclr_model.fit(batches, epochs=budget.simclr_epochs)  # trains the backbone, no labels
+    simclr = compile_classifier(transfer(backbone, 10))
+    simclr.fit(labelled, validation_data=test, epochs=budget.epochs)
 
     supervised = compile_classifier(build_classifier(build_backbone(), 10))
     supervised.fit(labelled, validation_data=test, epochs=budget.epochs)

@@ -151,6 +151,11 @@ class ContrastivePretraining(keras.Model):
         self.base_seed = int(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
+    def compile(self, optimizer, **kwargs) -> None:
+        # Not XLA (Keras' "auto" turns it on on a GPU): the student's augmentations may use ops
+        # that XLA has no kernel for, such as tf.image.crop_and_resize.
+        super().compile(optimizer=optimizer, jit_compile=False, **kwargs)
+
     @property
     def metrics(self) -> list:
         return [self.loss_tracker]

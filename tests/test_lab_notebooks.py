@@ -125,6 +125,8 @@ def test_a_notebook_runs_headless(folder, lab, monkeypatch):
     if folder == "solutions":
         assert all(passed == total for passed, total in checked), checked
         assert "the workshop's %" in said  # the training ran and its table is there
+        assert "**Trained in this notebook**" in said  # so did the notebook's own training
+        assert "The training stopped" not in said and "did not start" not in said
     else:
         assert all(passed == "0" for passed, _ in checked), checked
         assert "is not written yet" in said and "The training did not start" in said

@@ -93,10 +93,20 @@ class Lab:
 @contextlib.contextmanager
 def in_pipeline(*calls: tuple[Lab, str]):
     """`Lab.calling` for functions of several labs traced together by a `tf.data` map or a
-    `tf.function`, `calls` being (lab, the function it is called for). A stub names the function
-    that raised, whichever lab it is in; an error raised inside a lab's code while tracing (NumPy
-    on a symbolic tensor, a Python `if` on a tensor's value) becomes an ImplementationError that
-    says where the experiment calls the function and what graph mode asks of it."""
+    `tf.function` (`fit`), `calls` being (lab, the function it is called for). A stub names the
+    function that raised, whichever lab it is in; an error raised inside a lab's code while
+    tracing (NumPy on a symbolic tensor, a Python `if` on a tensor's value) becomes an
+    ImplementationError that says where the experiment calls the function and what graph mode
+    asks of it."""
+    import keras
+    import tensorflow as tf
+
+    # Keras and TensorFlow cut their own frames out of tracebacks: the frames that tell a stub
+    # (raised by the lab's function) from NumPy on a symbolic tensor (raised under it) must stay.
+    filtering = keras.config.is_traceback_filtering_enabled()
+    keras.config.disable_traceback_filtering()
+    tf_filtering = tf.debugging.is_traceback_filtering_enabled()
+    tf.debugging.disable_traceback_filtering()
     try:
         yield
     except ImplementationError:
@@ -109,14 +119,28 @@ def in_pipeline(*calls: tuple[Lab, str]):
         if found is None:  # not the labs' code: the course's own error
             raise
         lab, name = found
-        reason = (str(error).strip().splitlines() or [""])[0][:300]
+        checked = " (`course check lab3` calls it the same way)" if lab.lab == "lab3" else ""
         raise ImplementationError(
-            f"{lab.path.name}: {name}() failed inside the experiment's tf.data pipeline, where"
-            f" its inputs are symbolic tensors (graph mode), not arrays: {type(error).__name__}:"
-            f" {reason}. Use TensorFlow ops (tf.*) on its inputs, not NumPy, and no Python `if` or"
-            f" loop over their values; `course check {lab.lab}` has a check that calls it the"
-            " same way"
+            f"{lab.path.name}: {name}() failed where the experiment calls it, in a tf.data"
+            " pipeline or a training step, where its inputs are symbolic tensors (graph mode),"
+            f" not arrays: {type(error).__name__}: {error_cause(error)}. Use TensorFlow ops"
+            " (tf.*) on its inputs, not NumPy, and no Python `if` or loop over their"
+            f" values{checked}"
         ) from None
+    finally:
+        if filtering:
+            keras.config.enable_traceback_filtering()
+        if tf_filtering:
+            tf.debugging.enable_traceback_filtering()
+
+
+def error_cause(error: BaseException) -> str:
+    """The line of an error that says what went wrong: AutoGraph's errors from traced code start
+    with "in user code:" and a stack, their cause comes last."""
+    metadata = getattr(error, "ag_error_metadata", None)
+    text = getattr(metadata, "cause_message", None) or str(error)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def _raised_directly(calls, error: BaseException) -> bool:

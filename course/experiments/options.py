@@ -180,8 +180,9 @@ class Options:
     )
     patch_size: int = _option(
         20,
-        "lab 3: the side of a patch in the upscaled image, at most its cell (default 20 in"
-        " 32-pixel cells: a gap of 12 pixels, 4 of the original image; 8 at --patch-scale 1)",
+        "lab 3: the side of a patch in the upscaled image, from 8 to its cell (default 20 in"
+        " 32-pixel cells: a gap of 12 pixels, 4 of the original image; with --patch-scale 1"
+        " pass --patch-size 8)",
         recipe=("context", "jigsaw"),
         parse=int,
     )

@@ -140,9 +140,14 @@ def check_jittered(out, images, grid, patch_size) -> np.ndarray:
 # -- extract_patches ------------------------------------------------------------------------------
 
 
-def check_in_pipeline(lab, name, images, seed, **kwargs) -> None:
+# What the experiment hands the task functions: float images whose cells are the patches' size
+# (jittered patches laid edge to edge), here 8-pixel cells of 24 x 24 images.
+MOSAICS = np.random.default_rng(33).random(size=(4, 24, 24, 3)).astype(np.float32)
+
+
+def check_in_pipeline(lab, name, images, seed, **kwargs) -> list[np.ndarray]:
     """`name` gives in a tf.data map (graph mode, batches of unknown size) what it gives eagerly:
-    how `course experiment` calls it."""
+    how `course experiment` calls it. Returns its outputs."""
     result = lab.probe(probe_in_pipeline, name, images, seed, kwargs)
     assert "error" not in result, (
         f"{name} failed inside a tf.data map, where `course experiment` calls it (graph mode: its"
@@ -157,6 +162,7 @@ def check_in_pipeline(lab, name, images, seed, **kwargs) -> None:
         f"{name} gave other values inside a tf.data map than eagerly, with the same inputs and"
         " seed: draw with stateless random ops from the seed it is given"
     )
+    return eager
 
 
 @pytest.mark.grade("extract_patches", points=1)
@@ -164,6 +170,7 @@ def test_extract_patches_in_a_pipeline(lab):
     """runs inside a tf.data map, as the experiment calls it: jittered patches of a batch of
     unknown size"""
     check_in_pipeline(lab, "extract_patches", IMAGES, [5, 6], grid=3, patch_size=8)
+    check_in_pipeline(lab, "extract_patches", MOSAICS, [5, 7], grid=3, patch_size=8)
 
 
 @pytest.mark.grade("extract_patches", points=2)
@@ -282,9 +289,14 @@ def check_pairs(center, neighbor, label, images, patch_size) -> None:
 
 @pytest.mark.grade("relative_position_pairs", points=1)
 def test_context_pairs_in_a_pipeline(lab):
-    """runs inside a tf.data map, as the experiment calls it, and gives the pairs it gives
-    eagerly"""
+    """runs inside a tf.data map, as the experiment calls it (also on float images whose cells
+    are the patch size), and gives the pairs it gives eagerly"""
     check_in_pipeline(lab, "relative_position_pairs", IMAGES, [7, 8], patch_size=8)
+    center = check_in_pipeline(lab, "relative_position_pairs", MOSAICS, [7, 9], patch_size=8)[0]
+    assert center.dtype == np.float32 and np.array_equal(center, MOSAICS[:, 8:16, 8:16]), (
+        "on float 24 x 24 images with patch_size=8 (each patch fills its cell) the centre patch"
+        " should be the middle cell, float32 as given"
+    )
 
 
 @pytest.mark.grade("relative_position_pairs", points=2)
@@ -455,11 +467,12 @@ def check_tiles(result, images, permutations, patch_size) -> tuple[np.ndarray, n
 
 @pytest.mark.grade("jigsaw_batch", points=1)
 def test_jigsaw_in_a_pipeline(lab):
-    """runs inside a tf.data map, as the experiment calls it, and gives the puzzles it gives
-    eagerly"""
-    check_in_pipeline(
-        lab, "jigsaw_batch", IMAGES, [9, 1], permutations=PERMUTATIONS, patch_size=8
-    )
+    """runs inside a tf.data map, as the experiment calls it (also on float images whose cells
+    are the patch size), and gives the puzzles it gives eagerly"""
+    for images, seed in ((IMAGES, [9, 1]), (MOSAICS, [9, 2])):
+        check_in_pipeline(
+            lab, "jigsaw_batch", images, seed, permutations=PERMUTATIONS, patch_size=8
+        )
 
 
 @pytest.mark.grade("jigsaw_batch", points=2)

@@ -12,8 +12,17 @@ from course.experiments.pretexts.base import Pretext, Pretrained
 
 def task(labs, options):
     """The context task on `patch_batches`' mosaics, with the lab's own function."""
+    import tensorflow as tf
+
     pairs, size = labs["lab3"].raw("relative_position_pairs"), options.patch_size
-    return lambda mosaics, seed: pairs(mosaics, seed, size)
+
+    def make(mosaics, seed):
+        center, neighbor, label = pairs(mosaics, seed, size)
+        # Keras' models need each input's shape, which a tf.py_function's output lacks.
+        shape = [None, size, size, 3]
+        return tf.ensure_shape(center, shape), tf.ensure_shape(neighbor, shape), label
+
+    return make
 
 
 def preflight(labs, options) -> None:

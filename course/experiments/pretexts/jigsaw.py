@@ -11,8 +11,16 @@ from course.experiments.pretexts.base import Pretext, Pretrained
 
 def task(labs, options, permutations: np.ndarray):
     """The jigsaw task on `patch_batches`' mosaics, with the lab's own function."""
+    import tensorflow as tf
+
     puzzles, size = labs["lab3"].raw("jigsaw_batch"), options.patch_size
-    return lambda mosaics, seed: puzzles(mosaics, permutations, seed, size)
+
+    def make(mosaics, seed):
+        tiles, label = puzzles(mosaics, permutations, seed, size)
+        # Keras' models need each input's shape, which a tf.py_function's output lacks.
+        return tf.ensure_shape(tiles, [None, 9, size, size, 3]), label
+
+    return make
 
 
 def preflight(labs, options) -> None:

@@ -59,6 +59,9 @@ def probe_in_pipeline(lab, name, images, seed, kwargs):
         )
         traced = [np.asarray(v) for v in next(iter(dataset))]
     except Exception as error:  # noqa: BLE001  (the student's code, reported in words)
-        first = (str(error).strip().splitlines() or [""])[0][:300]
-        return {"eager": eager, "error": f"{type(error).__name__}: {first}"}
+        metadata = getattr(error, "ag_error_metadata", None)
+        text = getattr(metadata, "cause_message", None) or str(error)
+        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        cause = lines[-1][:300] if lines else ""  # traced code's errors end with their cause
+        return {"eager": eager, "error": f"{type(error).__name__}: {cause}"}
     return {"eager": eager, "traced": traced}
