@@ -26,6 +26,7 @@ from typing import Callable
 
 from course import ROOT, registry
 from course.grading.runner import LabResult, TestResult, collect, grade_labs, graded_labs
+from course.i18n import gettext, ngettext
 
 CALL_TIMEOUT = 30.0  # one call of student code; the solutions' calls take well under 2 s
 IMPORT_TIMEOUT = 60.0  # importing one lab file (after TensorFlow has started)
@@ -100,16 +101,28 @@ def lab_problems(result: LabResult) -> list[str]:
         ]  # the whole lab failed for one reason (an import that failed)
     counts = Counter(test.kind for test in failed)
     words = {
-        "timeout": "timed out",
-        "crash": "crashed the Python process",
-        "protocol": "corrupted the grader's channel",
+        "timeout": ngettext(
+            "{count} check timed out", "{count} checks timed out", counts["timeout"]
+        ),
+        "crash": ngettext(
+            "{count} check crashed the Python process",
+            "{count} checks crashed the Python process",
+            counts["crash"],
+        ),
+        "protocol": ngettext(
+            "{count} check corrupted the grader's channel",
+            "{count} checks corrupted the grader's channel",
+            counts["protocol"],
+        ),
     }
     for kind, said in words.items():
         if counts[kind]:
-            problems.append(f"{counts[kind]} check{'s' if counts[kind] > 1 else ''} {said}")
+            problems.append(said.format(count=counts[kind]))
     missing = sorted({test.exercise for test in failed if test.kind == "missing_function"})
     if missing:
-        problems.append("no function " + ", ".join(f"{name}()" for name in missing))
+        problems.append(
+            gettext("no function {names}").format(names=", ".join(f"{name}()" for name in missing))
+        )
     return problems
 
 
@@ -451,6 +464,7 @@ def run(args, check: bool = False) -> int:
     """`course grade` (check=False) or `course check` (check=True); returns the exit status."""
     from course.grading import reports
     from course.grading.runner import CollectionError
+    from course.i18n import translate_report
 
     for stream in (sys.stdout, sys.stderr):  # a report must print whatever a student's text holds
         if hasattr(stream, "reconfigure"):
@@ -532,6 +546,7 @@ def run(args, check: bool = False) -> int:
             )
 
     def on_submission(submission: SubmissionResult) -> None:
+        translate_report(submission)  # the reports speak the grader's language (COURSE_LANG)
         if not (quiet and batch):
             out.write(
                 reports.text_report(submission, verbose=verbose or check, student=check) + "\n"
@@ -564,6 +579,7 @@ def run(args, check: bool = False) -> int:
     if batch:
         out.write(reports.summary_table(results, labs, elapsed) + "\n")
     for result in results:
+        translate_report(result)
         if result.name in json_paths:
             reports.write_json(json_paths[result.name], result)
     if getattr(args, "csv", None):

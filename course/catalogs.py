@@ -1,0 +1,461 @@
+"""The translators' side of `course.i18n`: what each catalog must translate, found in the sources
+(so that text added anywhere shows up as missing from the catalogs), the .po files kept in step
+with it (`course translate`), and the labs' text replaced by its translation (`course release`).
+
+Nothing is marked by hand in the checks or the labs:
+
+- `course`: every `_("...")` and `ngettext("...", "...", n)` of `course/`, and the registry's
+  words (lab titles, what each exercise teaches);
+- `checks`: every check's name (its test's docstring, first paragraph) and every message of
+  `tests/autograder/` and of the grader's problems: each f-string or string with words, as a
+  template whose placeholders are the expressions it formats; string concatenations are one
+  template;
+- `labs`: the text of `solutions/`: the module's and functions' docstrings, the comments outside
+  solution blocks (a run of comment lines is one text) and each hint level.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import textwrap
+import tokenize
+from collections.abc import Iterable
+from pathlib import Path
+
+from course import ROOT, i18n, registry
+
+AUTOGRADER = ROOT / "tests" / "autograder"
+GRADER_MESSAGES = ("submission.py", "runner.py", "grade.py", "plugin.py", "sandbox.py")
+"""The grader's modules whose messages reach a report (a lab's problem, a check's output)."""
+MESSAGE_NAMES = r"problem|message|note|output|CHECKED|helps|stub|forbidden"
+"""What the grader's modules call the variables that hold a report's words."""
+
+
+# --- what each catalog must translate ------------------------------------------------------------
+
+
+def _escape(literal: str) -> str:
+    return literal.replace("{", "{{").replace("}", "}}")
+
+
+def template(node: ast.expr) -> str | None:
+    """The message `node` makes, as a template ("got {out.shape}"), or None when it makes no
+    string: an f-string, a string, or strings joined with `+`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return _escape(node.value)
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(_escape(value.value))
+            else:
+                parts.append("{" + ast.unparse(value.value) + "}")
+        return "".join(parts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = template(node.left), template(node.right)
+        if left is None and right is None:
+            return None
+        return (left if left is not None else "{" + ast.unparse(node.left) + "}") + (
+            right if right is not None else "{" + ast.unparse(node.right) + "}"
+        )
+    return None
+
+
+def _has_words(text: str) -> bool:
+    """Words for a reader: a letter pair and a space in its literal text (not a name, a key or
+    a flag such as "--isolation={level}")."""
+    literal = "".join(i18n.split_template(text)[0]).strip()
+    return bool(re.search(r"[A-Za-z]{2,}", literal)) and " " in literal
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the docstring nodes of a tree."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _subscript_keys(tree: ast.AST) -> set[int]:
+    """ids of the strings that index (`result["type"]`), name a keyword or a dict key: data, not
+    words."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript):
+            found.add(id(node.slice))
+        elif isinstance(node, ast.Dict):
+            found.update(id(key) for key in node.keys if key is not None)
+        elif isinstance(node, ast.Compare):
+            found.update(id(c) for c in [node.left, *node.comparators])
+    return found
+
+
+def messages_of(source: str, filename: str = "<source>") -> dict[str, str]:
+    """Template -> "file:line" of every message in `source`: the f-strings and strings with
+    words, outermost first (a `+` of strings is one template; a string inside an f-string's
+    expression is one of its own)."""
+    tree = ast.parse(source, filename)
+    skip = _docstrings(tree) | _subscript_keys(tree)
+    found: dict[str, str] = {}
+    inner: set[int] = set()  # the parts of a `+` or an f-string already taken whole
+    for node in ast.walk(tree):
+        if id(node) in skip or id(node) in inner:
+            continue
+        if isinstance(node, ast.BinOp) or isinstance(node, (ast.JoinedStr, ast.Constant)):
+            text = template(node)
+            if text is None:
+                continue
+            if isinstance(node, ast.BinOp):
+                inner.update(id(n) for n in ast.walk(node) if isinstance(n, ast.Constant))
+                inner.update(id(n) for n in ast.walk(node) if isinstance(n, ast.JoinedStr))
+            if isinstance(node, ast.JoinedStr):
+                inner.update(id(v) for v in node.values if isinstance(v, ast.Constant))
+            if _has_words(text):
+                found.setdefault(" ".join(text.split(" ")), f"{filename}:{node.lineno}")
+    return found
+
+
+def check_titles(source: str) -> list[str]:
+    """The names of a check module's checks: each graded test's docstring, first paragraph, as
+    the grader's plugin reads it."""
+    titles = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            doc = ast.get_docstring(node, clean=False) or node.name
+            titles.append(" ".join(doc.strip().split("\n\n")[0].split()))
+    return titles
+
+
+def course_messages() -> dict[str, str]:
+    """msgid -> where, of the `course` catalog."""
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "course").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id in ("_", "gettext", "ngettext"):
+                strings = node.args[:2] if node.func.id == "ngettext" else node.args[:1]
+                for arg in strings:
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                        found.setdefault(arg.value, where)
+    for lab in registry.LABS.values():
+        found.setdefault(lab.title, f"course/registry.py ({lab.key})")
+        for exercise in lab.exercises:
+            found.setdefault(exercise.teaches, f"course/registry.py ({exercise.key})")
+    return found
+
+
+def check_messages() -> dict[str, str]:
+    """msgid -> where, of the `checks` catalog: the checks' names and messages, and the grader's
+    messages that reach a report."""
+    found: dict[str, str] = {}
+    for path in sorted(AUTOGRADER.glob("test_*.py")):
+        source, name = path.read_text(), str(path.relative_to(ROOT))
+        for title in check_titles(source):
+            found.setdefault(_escape(title), name)
+        for text, where in messages_of(source, name).items():
+            found.setdefault(text, where)
+    for module in GRADER_MESSAGES:
+        path = ROOT / "course" / "grading" / module
+        source, name = path.read_text(), str(path.relative_to(ROOT))
+        for text, where in _grader_messages(source, name).items():
+            found.setdefault(text, where)
+    return found
+
+
+def _grader_messages(source: str, filename: str) -> dict[str, str]:
+    """The messages of a grader module that a report shows: those a `StudentCodeError` carries,
+    and a lab's problems (assigned to `problem`, or given to `missing_lab`/`not_run`)."""
+    tree = ast.parse(source, filename)
+    roots: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            callee = (
+                node.func.attr
+                if isinstance(node.func, ast.Attribute)
+                else getattr(node.func, "id", "")
+            )
+            if callee in ("StudentCodeError", "missing_lab", "not_run", "_run_problem"):
+                roots += node.args[1:]
+                roots += [k.value for k in node.keywords if k.arg in ("message", "problem")]
+            roots += [k.value for k in node.keywords if k.arg == "problem"]
+            if callee == "append" and ast.unparse(node.func).endswith("notes.append"):
+                roots += node.args
+        elif isinstance(node, ast.FunctionDef) and node.name == "describe":
+            roots += [n.value for n in ast.walk(node) if isinstance(n, ast.Return) and n.value]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [ast.unparse(t) for t in targets]
+            if any(re.search(MESSAGE_NAMES, name) for name in names):
+                roots.append(node.value)
+    found: dict[str, str] = {}
+    for root in roots:
+        if root is None:
+            continue
+        text = template(root)
+        parts = {
+            id(value)
+            for node in ast.walk(root)
+            if isinstance(node, ast.JoinedStr)
+            for value in node.values
+            if isinstance(value, ast.Constant)
+        }
+        candidates = [root] if text is not None else []
+        candidates += [
+            n
+            for n in ast.walk(root)
+            if n is not root and id(n) not in parts and template(n) is not None
+        ]
+        for node in candidates:
+            text = template(node)
+            if text and _has_words(text):
+                found.setdefault(text, f"{filename}:{node.lineno}")
+    return found
+
+
+# --- the labs' text ------------------------------------------------------------------------------
+
+BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+HINT = re.compile(r"^(?P<indent>\s*)# HINT (?P<level>[123]):\s?(?P<text>.*)$")
+
+
+def _comment_runs(lines: list[str]) -> list[tuple[int, int, str, str]]:
+    """(first line, end line, indent, text) of each run of whole-line comments outside solution
+    blocks (hints excepted: they are texts of their own), 0-based and end-exclusive."""
+    runs, i, inside = [], 0, False
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped.startswith(BEGIN):
+            inside = True
+        if inside or not stripped.startswith("#") or HINT.match(lines[i]):
+            inside = inside and not stripped.startswith(END)
+            i += 1
+            continue
+        start, indent = i, lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        words = []
+        while (
+            i < len(lines)
+            and lines[i].strip().startswith("#")
+            and not HINT.match(lines[i])
+            and not lines[i].strip().startswith(BEGIN)
+            and lines[i][: len(lines[i]) - len(lines[i].lstrip())] == indent
+        ):
+            words.append(lines[i].strip()[1:].strip())
+            i += 1
+        runs.append((start, i, indent, " ".join(w for w in words if w)))
+    return runs
+
+
+def _hint_runs(lines: list[str]) -> list[tuple[int, int, str, str, str]]:
+    """(first line, end line, indent, level, text) of each hint level."""
+    runs, i = [], 0
+    while i < len(lines):
+        hint = HINT.match(lines[i])
+        if not hint:
+            i += 1
+            continue
+        start, level, words = i, hint["level"], []
+        while i < len(lines) and (h := HINT.match(lines[i])) and h["level"] == level:
+            words.append(h["text"].strip())
+            i += 1
+        runs.append((start, i, hint["indent"], level, " ".join(words)))
+    return runs
+
+
+def _inline_comments(source: str) -> list[tuple[int, int, str]]:
+    """(line, column, text) of each comment that follows code on its line, 0-based line."""
+    found = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            line = token.line
+            if line[: token.start[1]].strip():
+                found.append((token.start[0] - 1, token.start[1], token.string[1:].strip()))
+    return found
+
+
+def _docstring_nodes(source: str) -> list[tuple[ast.Constant, int]]:
+    """Each docstring of the module and its top-level functions, with its indent."""
+    tree = ast.parse(source)
+    found = []
+    for node in [tree, *tree.body]:
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if isinstance(body[0].value.value, str):
+                    indent = 0 if isinstance(node, ast.Module) else body[0].col_offset
+                    found.append((body[0].value, indent))
+    # Module-level docstrings of constants ("NUM_ROTATIONS = 4" then a string) read as text too.
+    for previous, node in zip(tree.body, tree.body[1:], strict=False):
+        if (
+            isinstance(previous, (ast.Assign, ast.AnnAssign))
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            found.append((node.value, 0))
+    return found
+
+
+def lab_texts(source: str) -> list[str]:
+    """The texts of one lab's solution that the `labs` catalog translates, in order."""
+    lines = source.splitlines(keepends=True)
+    texts = [_clean_doc(node.value) for node, _ in _docstring_nodes(source)]
+    texts += [text for *_, text in _comment_runs(lines) if text]
+    texts += [text for *_, text in _hint_runs(lines)]
+    inside = _inside_solutions(lines)
+    texts += [text for line, _, text in _inline_comments(source) if line not in inside and text]
+    return list(dict.fromkeys(texts))
+
+
+def _clean_doc(text: str) -> str:
+    lines = text.expandtabs().splitlines()
+    head, rest = lines[0].strip() if lines else "", textwrap.dedent("\n".join(lines[1:]))
+    return (head + ("\n" + rest if rest else "")).strip()
+
+
+def _inside_solutions(lines: list[str]) -> set[int]:
+    inside, found = False, set()
+    for number, line in enumerate(lines):
+        if line.strip().startswith(BEGIN):
+            inside = True
+        if inside:
+            found.add(number)
+        if line.strip().startswith(END):
+            inside = False
+    return found
+
+
+def labs_messages() -> dict[str, str]:
+    """msgid -> where, of the `labs` catalog: the texts of every solution, and the words the
+    release writes around them (exercise notes, stubs, notebook cells)."""
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "solutions").glob("lab*.py")):
+        for text in lab_texts(path.read_text()):
+            found.setdefault(text, str(path.relative_to(ROOT)))
+    return found
+
+
+CATALOGS = {"course": course_messages, "checks": check_messages, "labs": labs_messages}
+
+
+class TranslationMissing(LookupError):
+    """A text of a lab that the catalog does not translate."""
+
+
+def _wrap_comment(indent: str, prefix: str, text: str, width: int = 99) -> list[str]:
+    room = max(20, width - len(indent) - len(prefix))
+    wrapped = textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False) or [""]
+    return [f"{indent}{prefix}{line}".rstrip() + "\n" for line in wrapped]
+
+
+def translate_source(source: str, lang: str, filename: str = "<lab>") -> str:
+    """`source` (a solution) with its text in `lang`: docstrings, comments outside solution
+    blocks, hints and inline comments replaced by the `labs` catalog's translation, the code left
+    as it is. Raises `TranslationMissing` naming the first text without one."""
+
+    def translated(text: str) -> str:
+        found = i18n.lab_text(text, lang)
+        if found is None:
+            raise TranslationMissing(f"{filename}: no {lang} translation of {text[:70]!r}")
+        return found
+
+    if lang == i18n.DEFAULT:
+        return source
+    lines = source.splitlines(keepends=True)
+    replace: dict[int, tuple[int, list[str]]] = {}  # first line -> (end line, new lines)
+    for node, indent in _docstring_nodes(source):
+        text = translated(_clean_doc(node.value))
+        pad = " " * indent
+        body = text.splitlines()
+        new = [f'{pad}"""{body[0]}' if body else f'{pad}"""']
+        new += [f"{pad}{line}".rstrip() if line.strip() else "" for line in body[1:]]
+        single = len(body) == 1 and len(new[0]) + 3 <= 99
+        new = [new[0] + '"""\n'] if single else [line + "\n" for line in new] + [f'{pad}"""\n']
+        replace[node.lineno - 1] = (node.end_lineno, new)
+    for start, end, indent, text in _comment_runs(lines):
+        if text:
+            replace[start] = (end, _wrap_comment(indent, "# ", translated(text)))
+    for start, end, indent, level, text in _hint_runs(lines):
+        replace[start] = (end, _wrap_comment(indent, f"# HINT {level}: ", translated(text)))
+    inline = {line: (column, text) for line, column, text in _inline_comments(source)}
+    inside = _inside_solutions(lines)
+    out, i = [], 0
+    while i < len(lines):
+        if i in replace:
+            end, new = replace[i]
+            out += new
+            i = end
+            continue
+        line = lines[i]
+        if i in inline and i not in inside and inline[i][1]:
+            column, text = inline[i]
+            line = line[:column] + "# " + translated(text) + "\n"
+        out.append(line)
+        i += 1
+    return "".join(out)
+
+
+# --- keeping the .po files in step ---------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+    lines = escaped.split("\n")
+    if len(lines) == 1:
+        return f'"{escaped}"'
+    parts = [line + "\\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+    return '""\n' + "\n".join(f'"{part}"' for part in parts)
+
+
+def write_po(path: Path, header: str, entries: Iterable[tuple[str, str, str]]) -> None:
+    """A .po file: `header` (comment lines, the translator's notes), then (where, msgid, msgstr)
+    entries."""
+    out = [header.rstrip("\n"), 'msgid ""', 'msgstr ""']
+    out += ['"Content-Type: text/plain; charset=UTF-8\\n"', f'"Language: {path.parts[-3]}\\n"', ""]
+    for where, msgid, msgstr in entries:
+        out += [f"#: {where}", f"msgid {_quote(msgid)}", f"msgstr {_quote(msgstr)}", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out), encoding="utf-8")
+
+
+def po_header(path: Path) -> str:
+    """The comment lines at the top of a .po file (the translator's notes)."""
+    if not path.is_file():
+        return "# Translations of the course.\n"
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def missing(domain: str, lang: str = "es") -> dict[str, str]:
+    """msgid -> where, of the texts of `domain` that the catalog of `lang` does not translate."""
+    have = i18n.read_po(i18n.po_path(domain, lang)) if i18n.po_path(domain, lang).is_file() else {}
+    return {msgid: where for msgid, where in CATALOGS[domain]().items() if msgid not in have}
+
+
+def update(domain: str, lang: str = "es", prune: bool = False) -> tuple[int, int]:
+    """Rewrites the catalog of `domain` in `lang`: its translations kept, every text the sources
+    now hold and it lacks added with an empty msgstr (for the translator), and with `prune` the
+    entries no source holds any more dropped. Returns (entries, untranslated)."""
+    path = i18n.po_path(domain, lang)
+    have = i18n.read_po(path) if path.is_file() else {}
+    have.pop("", None)
+    wanted = CATALOGS[domain]()
+    entries = [(where, msgid, have.get(msgid, "")) for msgid, where in wanted.items()]
+    if not prune:
+        entries += [("(no source holds it now)", m, s) for m, s in have.items() if m not in wanted]
+    write_po(path, po_header(path), entries)
+    i18n.translations.cache_clear()
+    i18n.read_po_cached.cache_clear()
+    i18n._checks.cache_clear()
+    return len(entries), sum(1 for *_, msgstr in entries if not msgstr)

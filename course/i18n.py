@@ -1,0 +1,293 @@
+"""The course's languages: English (the default) and Spanish, the workshop's own.
+
+One switch chooses the language of everything a student or a TA reads: `COURSE_LANG=es`, else a
+Spanish locale (`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, `LANG` starting with `es`), else
+`course --lang es` (which sets `COURSE_LANG` for the processes it starts). Code, file names,
+exercise names and machine-readable fields never change with it, and neither does a grade.
+
+Translations live in gettext catalogs, `course/locale/es/LC_MESSAGES/<domain>.po`, that a
+translator edits without touching code; they are read here with a small parser (no compile step,
+no dependency) into the standard library's `gettext.GNUTranslations`. Three domains:
+
+- `course`: the command line's and the reports' words, marked in the code with `_()`/`ngettext()`;
+  their placeholders are named, `_("got {shape}").format(shape=...)`.
+- `checks`: the autograder's check names (test docstrings) and messages. Those are f-strings in
+  `tests/autograder/` and in the grader; `course.catalogs` extracts each one as a template whose
+  placeholders are its expressions (`"got {out.shape}"`), and `message()` translates a finished
+  message by matching it against the templates, translating what filled each placeholder in turn.
+  The checks themselves are never touched, so a check's verdict cannot depend on the language.
+- `labs`: the labs' text (docstrings, comments, hints), applied by `course release` to generate
+  the Spanish labs from the one master, `solutions/` (`course.catalogs.translate_source`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gettext as gnu_gettext
+import io
+import os
+import re
+import struct
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+LOCALE = Path(__file__).resolve().parent / "locale"
+LANGUAGES = ("en", "es")
+DEFAULT = "en"
+DOMAINS = ("course", "checks", "labs")
+
+_chosen: str | None = None  # set by `use()`, e.g. `course --lang es`; else the environment decides
+
+
+def language() -> str:
+    """The language chosen: "es" or "en". `COURSE_LANG` first (any value starting with a known
+    code), then the locale variables in gettext's order, then English."""
+    if _chosen:
+        return _chosen
+    for variable in ("COURSE_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable, "").strip().lower()
+        if not value:
+            continue
+        if value.startswith("es"):
+            return "es"
+        if variable == "COURSE_LANG" or value.split(":")[0] not in ("c", "posix", "c.utf-8"):
+            # An explicit choice of another language, or another locale: English.
+            return DEFAULT
+    return DEFAULT
+
+
+def use(lang: str | None) -> None:
+    """Chooses the language for this process and the processes it starts (`COURSE_LANG`); None
+    goes back to the environment's choice."""
+    global _chosen
+    if lang is not None and lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    _chosen = lang
+    if lang is not None:
+        os.environ["COURSE_LANG"] = lang
+
+
+@contextlib.contextmanager
+def speaking(lang: str) -> Iterator[None]:
+    """Within the block, the language is `lang` (the release writes each language's labs)."""
+    global _chosen
+    before, _chosen = _chosen, lang
+    try:
+        yield
+    finally:
+        _chosen = before
+
+
+# --- reading .po catalogs ------------------------------------------------------------------------
+
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unquote(text: str) -> str:
+    body = text.strip()
+    if len(body) < 2 or body[0] != '"' or body[-1] != '"':
+        raise ValueError(f"not a quoted string: {text!r}")
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], "\\" + m[1]), body[1:-1])
+
+
+def read_po(path: Path) -> dict[str, str]:
+    """msgid -> msgstr of a .po file: translated entries only (an empty or fuzzy msgstr is
+    missing), the header (msgid "") kept as gettext keeps it."""
+    entries: dict[str, str] = {}
+    msgid = msgstr = None
+    field, fuzzy, fuzzy_entry = None, False, False
+
+    def finish() -> None:
+        if msgid is not None and msgstr and not fuzzy_entry:
+            entries[msgid] = msgstr
+
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        stripped = line.strip()
+        try:
+            if stripped.startswith("#,") and "fuzzy" in stripped:
+                fuzzy = True
+            elif not stripped or stripped.startswith("#"):
+                continue
+            elif stripped.startswith("msgid "):
+                finish()
+                msgid, msgstr, field = _unquote(stripped[6:]), None, "msgid"
+                fuzzy_entry, fuzzy = fuzzy, False
+            elif stripped.startswith("msgstr "):
+                msgstr, field = _unquote(stripped[7:]), "msgstr"
+            elif stripped.startswith('"') and field == "msgid":
+                msgid += _unquote(stripped)
+            elif stripped.startswith('"') and field == "msgstr":
+                msgstr += _unquote(stripped)
+            else:
+                raise ValueError(f"unexpected line {stripped[:40]!r}")
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: {error}") from None
+    finish()
+    return entries
+
+
+def _mo_bytes(entries: dict[str, str]) -> bytes:
+    """The entries as a GNU .mo file, so that the standard library's gettext reads them."""
+    keys = sorted(entries)
+    ids = b"".join(key.encode() + b"\0" for key in keys)
+    strs = b"".join(entries[key].encode() + b"\0" for key in keys)
+    start = 7 * 4 + 16 * len(keys)
+    id_table, str_table, offset = [], [], 0
+    for key in keys:
+        id_table += [len(key.encode()), start + offset]
+        offset += len(key.encode()) + 1
+    offset = 0
+    for key in keys:
+        str_table += [len(entries[key].encode()), start + len(ids) + offset]
+        offset += len(entries[key].encode()) + 1
+    header = struct.pack("Iiiiiii", 0x950412DE, 0, len(keys), 7 * 4, 7 * 4 + 8 * len(keys), 0, 0)
+    tables = struct.pack(f"{len(id_table)}i", *id_table) + struct.pack(
+        f"{len(str_table)}i", *str_table
+    )
+    return header + tables + ids + strs
+
+
+def po_path(domain: str, lang: str = "es") -> Path:
+    return LOCALE / lang / "LC_MESSAGES" / f"{domain}.po"
+
+
+@cache
+def translations(domain: str, lang: str) -> gnu_gettext.NullTranslations:
+    """The catalog of `domain` in `lang`; English (and a catalog that is missing) translates
+    nothing."""
+    path = po_path(domain, lang)
+    if lang == DEFAULT or not path.is_file():
+        return gnu_gettext.NullTranslations()
+    return gnu_gettext.GNUTranslations(io.BytesIO(_mo_bytes(read_po(path))))
+
+
+def _catalog(domain: str) -> gnu_gettext.NullTranslations:
+    return translations(domain, language())
+
+
+def _(text: str) -> str:
+    """`text` (a message of the course's code) in the chosen language."""
+    return _catalog("course").gettext(text)
+
+
+gettext = _  # for modules where `_` names a throwaway variable
+
+
+def ngettext(singular: str, plural: str, count: float) -> str:
+    """The singular or plural message for `count`, in the chosen language."""
+    # Spanish, like English, uses the singular for one and the plural otherwise: each form is an
+    # entry of its own, which keeps the catalogs to plain msgid/msgstr pairs.
+    return _catalog("course").gettext(singular if count == 1 else plural)
+
+
+def lab_text(text: str, lang: str | None = None) -> str | None:
+    """A lab's text (docstring, comment, hint) in `lang` (default: the chosen language); None
+    when the catalog has no translation of it."""
+    lang = lang or language()
+    return text if lang == DEFAULT else read_po_cached("labs", lang).get(text)
+
+
+@cache
+def read_po_cached(domain: str, lang: str) -> dict[str, str]:
+    path = po_path(domain, lang)
+    return read_po(path) if path.is_file() else {}
+
+
+# --- check names and messages, translated from their templates -----------------------------------
+
+_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
+
+
+def split_template(template: str) -> tuple[list[str], list[str]]:
+    """The literal pieces and the placeholders of a template in `str.format`'s syntax (braces
+    doubled in literal text): "got {out.shape}, {{0, 1}}" -> (["got ", ", {0, 1}"],
+    ["out.shape"]). There is one more piece than placeholders."""
+    pieces, names, piece, last = [], [], "", 0
+    for found in _FIELD.finditer(template):
+        piece += template[last : found.start()]
+        if found[1] is None:
+            piece += found[0][0]
+        else:
+            pieces.append(piece)
+            names.append(found[1])
+            piece = ""
+        last = found.end()
+    pieces.append(piece + template[last:])
+    return pieces, names
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """`template` with each placeholder replaced by its value (a placeholder without one stays)."""
+    pieces, names = split_template(template)
+    return "".join(
+        piece + (values.get(name, "{" + name + "}") if i < len(names) else "")
+        for i, (piece, name) in enumerate(zip(pieces, [*names, ""], strict=True))
+    )
+
+
+@cache
+def _checks(lang: str) -> tuple[dict[str, str], tuple]:
+    """The `checks` catalog in `lang`: the texts without placeholders, literal -> translation;
+    and the templates as (pattern, placeholders, translation), the most specific first (the most
+    literal text)."""
+    exact, templates = {}, []
+    for msgid, msgstr in read_po_cached("checks", lang).items():
+        if not msgid:
+            continue
+        pieces, names = split_template(msgid)
+        if not names:
+            exact[pieces[0]] = fill(msgstr, {})
+            continue
+        pattern = re.compile("(.*?)".join(re.escape(piece) for piece in pieces), re.DOTALL)
+        templates.append((len("".join(pieces)), pattern, tuple(names), msgstr))
+    templates.sort(key=lambda entry: -entry[0])
+    return exact, tuple(entry[1:] for entry in templates)
+
+
+def message(text: str, lang: str | None = None, _depth: int = 0) -> str:
+    """A check's or the grader's message in `lang` (default: the chosen language), translated
+    by the `checks` catalog: the whole text, else the template it was made from with each
+    placeholder's value translated in turn, else each of its lines; what no entry matches stays
+    as it is (a value, a name, the student's own text)."""
+    lang = lang or language()
+    if lang == DEFAULT or not text or _depth > 6:
+        return text
+    exact, templates = _checks(lang)
+    stripped = text.strip()
+    if stripped in exact:
+        return text.replace(stripped, exact[stripped]) if stripped else text
+    for pattern, names, translation in templates:
+        found = pattern.fullmatch(text)
+        if found is not None:
+            values = {
+                name: message(value, lang, _depth + 1)
+                for name, value in zip(names, found.groups(), strict=True)
+            }
+            return fill(translation, values)
+    if "\n" in text:
+        return "\n".join(message(line, lang, _depth + 1) for line in text.split("\n"))
+    return text
+
+
+def check_name(name: str, lang: str | None = None) -> str:
+    """A check's name, `labN.exercise: what it checks`, with its words translated."""
+    lab_exercise, separator, title = name.partition(": ")
+    if not separator or not re.fullmatch(r"lab\d+\.\w+", lab_exercise):
+        return message(name, lang)
+    return f"{lab_exercise}: {message(title, lang)}"
+
+
+def translate_report(submission) -> None:
+    """Puts a graded submission's words into the chosen language, in place and once: its checks'
+    names and messages, its labs' problems and its notes (`course grade` and `course check` call
+    it before any report is made, so every report speaks the grader's language). Scores and
+    statuses are untouched."""
+    if language() == DEFAULT or getattr(submission, "translated", False):
+        return
+    submission.notes[:] = [message(note) for note in submission.notes]
+    for lab in submission.labs:
+        lab.problem = message(lab.problem)
+        for test in lab.tests:
+            test.name, test.output = check_name(test.name), message(test.output)
+    submission.translated = True

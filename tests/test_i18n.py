@@ -1,0 +1,165 @@
+"""The course in Spanish: the switch, the catalogs' completeness, and what a student and a TA read
+(`course hint`, the reports' words, the checks' names and messages) in both languages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from course import catalogs, i18n, registry
+from course.grading import reports
+from tests.commands import course
+from tests.test_grading import made_up
+
+
+@pytest.fixture
+def spanish():
+    with i18n.speaking("es"):
+        yield
+
+
+@pytest.mark.parametrize(
+    "environment, expected",
+    [
+        ({}, "en"),
+        ({"LANG": "es_MX.UTF-8"}, "es"),
+        ({"LANG": "en_US.UTF-8", "LC_ALL": "es_ES.UTF-8"}, "es"),
+        ({"LANGUAGE": "es:en", "LANG": "en_US.UTF-8"}, "es"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"COURSE_LANG": "es", "LANG": "en_US.UTF-8"}, "es"),
+        ({"COURSE_LANG": "en", "LANG": "es_MX.UTF-8"}, "en"),
+        ({"LANGUAGE": "fr", "LANG": "es_MX.UTF-8"}, "en"),
+    ],
+)
+def test_the_switch_reads_course_lang_then_the_locale(monkeypatch, environment, expected):
+    for variable in ("COURSE_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    assert i18n.language() == expected
+
+
+def test_po_files_round_trip(tmp_path):
+    path = tmp_path / "es" / "LC_MESSAGES" / "x.po"
+    entries = [
+        ("a.py:1", 'a "quoted"\ttab\nand a second line\n', "una línea\ny otra\n"),
+        ("a.py:2", "back\\slash {x} {{literal}}", "barra\\invertida {x} {{literal}}"),
+        ("a.py:3", "not yet translated", ""),
+    ]
+    catalogs.write_po(path, "# notes\n", entries)
+    read = i18n.read_po(path)
+    assert read[entries[0][1]] == entries[0][2] and read[entries[1][1]] == entries[1][2]
+    assert entries[2][1] not in read  # an empty msgstr is a missing translation
+    assert catalogs.po_header(path) == "# notes\n"
+
+
+@pytest.mark.parametrize("domain", ["course"])
+def test_every_text_has_a_spanish_translation(domain):
+    """Text added anywhere (a message, a hint, a check) shows up here until it is translated:
+    `course translate` adds it to the catalog for the translator."""
+    missing = catalogs.missing(domain, "es")
+    assert not missing, (
+        f"{len(missing)} texts of the {domain!r} catalog have no Spanish translation (run"
+        f" 'course translate' and fill course/locale/es/LC_MESSAGES/{domain}.po), e.g. "
+        + "; ".join(f"{where}: {text[:80]!r}" for text, where in list(missing.items())[:5])
+    )
+
+
+@pytest.mark.parametrize("domain", ["course", "checks"])
+def test_translations_keep_their_placeholders(domain):
+    """A translation names only the placeholders of its text (a value may move or be left out,
+    never be invented), so that filling it cannot fail."""
+    for msgid, msgstr in i18n.read_po(i18n.po_path(domain, "es")).items():
+        if not msgid:
+            continue
+        wrong = set(i18n.split_template(msgstr)[1]) - set(i18n.split_template(msgid)[1])
+        assert not wrong, f"{msgid!r} is translated with placeholders it does not have: {wrong}"
+        if domain == "course":
+            msgstr.format(**{name: "x" for name in i18n.split_template(msgid)[1]})
+
+
+def test_the_catalog_header_names_the_workshops_vocabulary():
+    header = catalogs.po_header(i18n.po_path("labs", "es"))
+    for term in (
+        "aprendizaje autosupervisado",
+        "tarea pretexto",
+        "backbone",
+        "columna vertebral",
+        "sonda lineal",
+        "ajuste fino",
+        "estructura de contexto espacial",
+        "¿cuál es la rotación de la imagen?",
+    ):
+        assert term in header
+
+
+def test_every_hint_at_every_level_is_in_spanish(stubs):
+    from course.release import hints
+
+    for lab in registry.LABS.values():
+        for exercise in lab.exercises:
+            for level, text in enumerate(hints(exercise.key, stubs), 1):
+                assert i18n.lab_text(text, "es"), f"{exercise.key} hint {level} has no Spanish"
+
+
+def test_course_hint_speaks_spanish_by_switch_locale_and_option():
+    by_variable = course("hint", "lab2.rotate", "--level", "2", env=_env(COURSE_LANG="es"))
+    by_locale = course("hint", "lab2.rotate", "--level", "2", env=_env(LANG="es_MX.UTF-8"))
+    by_option = course("--lang", "es", "hint", "lab2.rotate", "--level", "2")
+    for result in (by_variable, by_locale, by_option):
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("lab2.rotate, pista 2 de 3 (la API):")
+        assert "gira en sentido antihorario" in result.stdout
+        assert "Más: course hint lab2.rotate --level 3" in result.stdout
+    english = course("hint", "lab2.rotate", "--level", "3")
+    assert english.stdout.startswith("lab2.rotate, hint 3 of 3 (nearly the code):")
+
+
+def _env(**variables: str) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_LANG", "LANG", "LC_ALL")}
+    return {**env, **variables}
+
+
+def test_the_terminal_report_in_spanish(spanish):
+    submission = made_up()
+    i18n.translate_report(submission)
+    text = reports.text_report(submission, student=True)
+    assert "pruebas ocultas por 8 puntos se corren cuando califica el equipo del curso" in text
+    assert text.splitlines()[-1] == (
+        "pruebas públicas: 1/3 pasaron; las pruebas ocultas se corren al calificar"
+    )
+    assert "alice: 2/8 en las pruebas públicas (sin correr: 1 prueba por 3 puntos;" in text
+    assert "ejercicio" in text.splitlines()[1] and "puntos" in text.splitlines()[1]
+
+
+def test_results_json_in_spanish_keeps_its_keys_and_scores(tmp_path, spanish):
+    english = reports.gradescope(made_up())
+    submission = made_up()
+    i18n.translate_report(submission)
+    path = reports.write_json(tmp_path / "results.json", submission)
+    data = json.loads(path.read_text())
+    assert set(data) == set(english) and [set(t) for t in data["tests"]] == [
+        set(t) for t in english["tests"]
+    ]
+    for key in ("score", "max_score", "execution_time"):
+        assert data[key] == english[key]
+    assert [(t["score"], t.get("status")) for t in data["tests"]] == [
+        (t["score"], t.get("status")) for t in english["tests"]
+    ]
+    assert data["output"].startswith("Total: 2/8") and "Aislamiento:" in data["output"]
+    assert "1 prueba excedió su tiempo" in data["extra_data"]["labs"]["lab1"]["problems"]
+    assert data["tests"][2]["output"].startswith("No se revisó aquí")
+
+
+def test_csv_headers_stay_machine_readable(tmp_path, spanish):
+    import csv
+
+    submission = made_up()
+    i18n.translate_report(submission)
+    path = reports.write_csv(tmp_path / "grades.csv", [submission], ["lab1"])
+    rows = list(csv.DictReader(path.open()))
+    assert list(rows[0]) == ["submission", "lab1", "total", "max_total", "problems"]
+    assert rows[0]["problems"] == "lab1: 1 prueba excedió su tiempo"
