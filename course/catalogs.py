@@ -29,6 +29,8 @@ from course import ROOT, i18n, registry
 AUTOGRADER = ROOT / "tests" / "autograder"
 GRADER_MESSAGES = ("submission.py", "runner.py", "grade.py", "plugin.py", "sandbox.py")
 """The grader's modules whose messages reach a report (a lab's problem, a check's output)."""
+REPORTED_FUNCTIONS = ("describe", "_exit_reason", "_printed", "_where")
+"""The grader's functions whose words go into a message."""
 MESSAGE_NAMES = r"problem|message|note|output|CHECKED|helps|stub|forbidden"
 """What the grader's modules call the variables that hold a report's words."""
 
@@ -42,23 +44,35 @@ def _escape(literal: str) -> str:
 
 def template(node: ast.expr) -> str | None:
     """The message `node` makes, as a template ("got {out.shape}"), or None when it makes no
-    string: an f-string, a string, or strings joined with `+`."""
+    string: an f-string, a string, or strings joined with `+`. A placeholder is named by its
+    expression where that is short ("out.shape", "result['type']"), else by its position ("{2}"),
+    so that the translator copies names, not code."""
+    parts = _parts(node)
+    if parts is None:
+        return None
+    out = []
+    for position, part in enumerate(parts, 1):
+        if isinstance(part, str):
+            out.append(_escape(part))
+        else:
+            name = ast.unparse(part)
+            short = len(name) <= 30 and not set(name) & set("{}:!") and "\n" not in name
+            out.append("{" + (name if short else str(position)) + "}")
+    return "".join(out)
+
+
+def _parts(node: ast.expr) -> list[str | ast.expr] | None:
+    """The literal strings and the formatted expressions of a message, in order."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return _escape(node.value)
+        return [node.value]
     if isinstance(node, ast.JoinedStr):
-        parts = []
-        for value in node.values:
-            if isinstance(value, ast.Constant):
-                parts.append(_escape(value.value))
-            else:
-                parts.append("{" + ast.unparse(value.value) + "}")
-        return "".join(parts)
+        return [v.value if isinstance(v, ast.Constant) else v.value for v in node.values]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = template(node.left), template(node.right)
+        left, right = _parts(node.left), _parts(node.right)
         if left is None and right is None:
             return None
-        return (left if left is not None else "{" + ast.unparse(node.left) + "}") + (
-            right if right is not None else "{" + ast.unparse(node.right) + "}"
+        return (left if left is not None else [node.left]) + (
+            right if right is not None else [node.right]
         )
     return None
 
@@ -111,13 +125,21 @@ def messages_of(source: str, filename: str = "<source>") -> dict[str, str]:
             if text is None:
                 continue
             if isinstance(node, ast.BinOp):
-                inner.update(id(n) for n in ast.walk(node) if isinstance(n, ast.Constant))
-                inner.update(id(n) for n in ast.walk(node) if isinstance(n, ast.JoinedStr))
+                inner.update(_operands(node))
             if isinstance(node, ast.JoinedStr):
                 inner.update(id(v) for v in node.values if isinstance(v, ast.Constant))
             if _has_words(text):
                 found.setdefault(" ".join(text.split(" ")), f"{filename}:{node.lineno}")
     return found
+
+
+def _operands(node: ast.expr) -> set[int]:
+    """ids of the nodes a `+` of strings is made of (not those inside their placeholders)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return {id(node)} | _operands(node.left) | _operands(node.right)
+    if isinstance(node, ast.JoinedStr):
+        return {id(node)} | {id(v) for v in node.values if isinstance(v, ast.Constant)}
+    return {id(node)}
 
 
 def check_titles(source: str) -> list[str]:
@@ -175,6 +197,7 @@ def _grader_messages(source: str, filename: str) -> dict[str, str]:
     and a lab's problems (assigned to `problem`, or given to `missing_lab`/`not_run`)."""
     tree = ast.parse(source, filename)
     roots: list[ast.expr] = []
+    doing: list[ast.expr] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             callee = (
@@ -188,14 +211,18 @@ def _grader_messages(source: str, filename: str) -> dict[str, str]:
             roots += [k.value for k in node.keywords if k.arg == "problem"]
             if callee == "append" and ast.unparse(node.func).endswith("notes.append"):
                 roots += node.args
-        elif isinstance(node, ast.FunctionDef) and node.name == "describe":
+            if callee == "_receive":  # what the worker was doing: "importing {self.name}"
+                doing += node.args[1:]
+        elif isinstance(node, ast.FunctionDef) and node.name in REPORTED_FUNCTIONS:
             roots += [n.value for n in ast.walk(node) if isinstance(n, ast.Return) and n.value]
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names = [ast.unparse(t) for t in targets]
             if any(re.search(MESSAGE_NAMES, name) for name in names):
                 roots.append(node.value)
-    found: dict[str, str] = {}
+    found: dict[str, str] = {
+        text: f"{filename}:{node.lineno}" for node in doing if (text := template(node))
+    }
     for root in roots:
         if root is None:
             continue

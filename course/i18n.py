@@ -229,8 +229,8 @@ def fill(template: str, values: dict[str, str]) -> str:
 @cache
 def _checks(lang: str) -> tuple[dict[str, str], tuple]:
     """The `checks` catalog in `lang`: the texts without placeholders, literal -> translation;
-    and the templates as (pattern, placeholders, translation), the most specific first (the most
-    literal text)."""
+    and the templates as (pattern, literal pieces, placeholders, translation), the most specific
+    first (the most literal text)."""
     exact, templates = {}, []
     for msgid, msgstr in read_po_cached("checks", lang).items():
         if not msgid:
@@ -240,31 +240,71 @@ def _checks(lang: str) -> tuple[dict[str, str], tuple]:
             exact[pieces[0]] = fill(msgstr, {})
             continue
         pattern = re.compile("(.*?)".join(re.escape(piece) for piece in pieces), re.DOTALL)
-        templates.append((len("".join(pieces)), pattern, tuple(names), msgstr))
+        templates.append((len("".join(pieces)), pattern, tuple(pieces), tuple(names), msgstr))
     templates.sort(key=lambda entry: -entry[0])
     return exact, tuple(entry[1:] for entry in templates)
+
+
+_MAX_SPLITS = 64  # ways of cutting one message into a template's placeholders, at most
+_WORDS = re.compile(r"[A-Za-z]{2,} [A-Za-z]{2,}")
+
+
+def _splits(text: str, pieces: tuple[str, ...]) -> Iterator[list[str]]:
+    """Every way `text` is `pieces[0] + value + pieces[1] + ... + pieces[-1]`: the values."""
+    if len(pieces) == 1:
+        if text == pieces[0]:
+            yield []
+        return
+    if not text.startswith(pieces[0]):
+        return
+    rest, following = text[len(pieces[0]) :], pieces[1]
+    if following:
+        ends = [m.start() for m in re.finditer(f"(?={re.escape(following)})", rest)]
+    elif len(pieces) == 2:
+        ends = [len(rest)]
+    else:  # two placeholders side by side: an appended part starts at a space or a mark
+        ends = [0, *(m.start() for m in re.finditer(r"[\s;:.,(]", rest)), len(rest)]
+    for end in ends:
+        for values in _splits(rest[end:], pieces[1:]):
+            yield [rest[:end], *values]
 
 
 def message(text: str, lang: str | None = None, _depth: int = 0) -> str:
     """A check's or the grader's message in `lang` (default: the chosen language), translated
     by the `checks` catalog: the whole text, else the template it was made from with each
-    placeholder's value translated in turn, else each of its lines; what no entry matches stays
-    as it is (a value, a name, the student's own text)."""
+    placeholder's value translated in turn (where a message can be cut into a template's
+    placeholders in several ways, the way whose values read as translated words or as plain
+    values wins), else each of its lines; what no entry matches stays as it is (a value, a name,
+    the student's own text)."""
     lang = lang or language()
     if lang == DEFAULT or not text or _depth > 6:
         return text
     exact, templates = _checks(lang)
+    if text in exact:
+        return exact[text]
     stripped = text.strip()
     if stripped in exact:
         return text.replace(stripped, exact[stripped]) if stripped else text
-    for pattern, names, translation in templates:
-        found = pattern.fullmatch(text)
-        if found is not None:
-            values = {
-                name: message(value, lang, _depth + 1)
-                for name, value in zip(names, found.groups(), strict=True)
-            }
-            return fill(translation, values)
+    best, best_score = None, -1.0
+    for pattern, pieces, names, translation in templates:
+        if pattern.fullmatch(text) is None:
+            continue
+        for count, values in enumerate(_splits(text, pieces)):
+            if count == _MAX_SPLITS:
+                break
+            translated = [message(value, lang, _depth + 1) for value in values]
+            # A value is read well when it was translated or holds no English words.
+            score = sum(
+                new != old or not _WORDS.search(old)
+                for old, new in zip(values, translated, strict=True)
+            ) / len(values)
+            if score > best_score:
+                best_score = score
+                best = fill(translation, dict(zip(names, translated, strict=True)))
+        if best_score == 1:
+            return best
+    if best is not None and (best_score > 0 or "\n" not in text):
+        return best
     if "\n" in text:
         return "\n".join(message(line, lang, _depth + 1) for line in text.split("\n"))
     return text

@@ -54,7 +54,7 @@ def test_po_files_round_trip(tmp_path):
     assert catalogs.po_header(path) == "# notes\n"
 
 
-@pytest.mark.parametrize("domain", ["course"])
+@pytest.mark.parametrize("domain", ["course", "checks"])
 def test_every_text_has_a_spanish_translation(domain):
     """Text added anywhere (a message, a hint, a check) shows up here until it is translated:
     `course translate` adds it to the catalog for the translator."""
@@ -163,3 +163,48 @@ def test_csv_headers_stay_machine_readable(tmp_path, spanish):
     rows = list(csv.DictReader(path.open()))
     assert list(rows[0]) == ["submission", "lab1", "total", "max_total", "problems"]
     assert rows[0]["problems"] == "lab1: 1 prueba excedió su tiempo"
+
+
+def test_every_message_template_is_recognised_in_a_finished_message():
+    """A message made from any template of the checks (its placeholders filled) comes back as
+    that template's translation, the values in their places: the matcher finds the template."""
+    for msgid, msgstr in i18n.read_po(i18n.po_path("checks", "es")).items():
+        names = i18n.split_template(msgid)[1]
+        if not names:
+            continue
+        values = {name: f"<{index}>" for index, name in enumerate(dict.fromkeys(names))}
+        assert i18n.message(i18n.fill(msgid, values), "es") == i18n.fill(msgstr, values), msgid
+
+
+def test_messages_made_of_messages_are_translated_part_by_part():
+    english = (
+        "with k = [0, 1, 2, 3, 3, 1], image 1 should be rotated by k = 1; it came back as the"
+        " image turned 90 degrees clockwise: rotate counter-clockwise, as np.rot90(image, k)"
+        " does. Every image was rotated by the first k: rotate each image by its own k[i]."
+    )
+    assert i18n.message(english, "es") == (
+        "con k = [0, 1, 2, 3, 3, 1], la imagen 1 debe girarse por k = 1; volvió como la imagen"
+        " girada 90 grados en sentido horario: gira en sentido antihorario, como lo hace"
+        " np.rot90(image, k). Todas las imágenes se giraron por la primera k: gira cada imagen"
+        " por su propia k[i]."
+    )
+    crashed = (
+        "the process running your code died while running rotate(): it was killed by signal"
+        " SIGSEGV (the Python interpreter crashed)."
+    )
+    assert i18n.message(crashed, "es") == (
+        "el proceso que corría tu código murió al correr rotate(): lo mató la señal SIGSEGV"
+        " (el intérprete de Python se cayó)."
+    )
+    assert i18n.message("rotate() is not implemented yet; `course hint lab2.rotate` helps", "es")
+    assert i18n.message("a value no catalog holds: 42", "es") == "a value no catalog holds: 42"
+    assert i18n.message(english, "en") == english
+
+
+def test_check_names_keep_their_lab_and_exercise():
+    name = "lab2.rotate: an int tensor k [B] rotates each image by its own k"
+    assert i18n.check_name(name, "es") == (
+        "lab2.rotate: un tensor entero k [B] gira cada imagen por su propia k"
+    )
+    assert i18n.check_name(name, "en") == name
+
