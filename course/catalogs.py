@@ -21,13 +21,20 @@ import io
 import re
 import textwrap
 import tokenize
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from course import ROOT, i18n, registry
 
 AUTOGRADER = ROOT / "tests" / "autograder"
-GRADER_MESSAGES = ("submission.py", "runner.py", "grade.py", "plugin.py", "sandbox.py")
+GRADER_MESSAGES = (
+    "grading/submission.py",
+    "grading/runner.py",
+    "grading/grade.py",
+    "grading/plugin.py",
+    "grading/sandbox.py",
+    "registry.py",
+)
 """The grader's modules whose messages reach a report (a lab's problem, a check's output)."""
 REPORTED_FUNCTIONS = ("describe", "_exit_reason", "_printed", "_where")
 """The grader's functions whose words go into a message."""
@@ -84,32 +91,66 @@ def _has_words(text: str) -> bool:
     return bool(re.search(r"[A-Za-z]{2,}", literal)) and " " in literal
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    """ids of the docstring nodes of a tree."""
+def _has_a_word(text: str) -> bool:
+    """Words for a figure's or a table's reader: words and a space, or a word and a value
+    ("neighbour: {name}")."""
+    pieces, names = i18n.split_template(text)
+    literal = "".join(pieces).strip()
+    return _has_words(text) or bool(names and re.search(r"[a-z]{3,}", literal))
+
+
+def _listed_words(source: str) -> set[str]:
+    """The single words listed in a figure's code (a legend's labels, the titles of a row of
+    images, the context task's positions): strings with a word in a list or a tuple."""
     found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                found.add(id(body[0].value))
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.List, ast.Tuple)):
+            for element in node.elts:
+                if isinstance(element, ast.Constant) and isinstance(element.value, str):
+                    if re.fullmatch(r"[a-z][a-z -]+[0-9]?", element.value) and not (
+                        element.value in FIGURE_SETTINGS
+                    ):
+                        found.add(element.value)
     return found
 
 
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the strings that stand as statements: docstrings, a constant's included."""
+    return {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+
+
+TEXT_KEYWORDS = ("title", "xlabel", "ylabel", "label", "msg", "message", "problem", "reason")
+"""Keyword arguments whose strings are words for a reader; any other keyword's are settings."""
+
+
 def _subscript_keys(tree: ast.AST) -> set[int]:
-    """ids of the strings that index (`result["type"]`), name a keyword or a dict key: data, not
-    words."""
+    """ids of the strings that index (`result["type"]`), are a dict key or a setting passed by
+    keyword (`loc="upper left"`): data, not words."""
     found = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg not in TEXT_KEYWORDS:
+            found.update(id(n) for n in ast.walk(node.value) if isinstance(n, ast.Constant))
         if isinstance(node, ast.Subscript):
             found.add(id(node.slice))
-        elif isinstance(node, ast.Dict):
-            found.update(id(key) for key in node.keys if key is not None)
+        elif isinstance(node, ast.Dict):  # a key of words names a case in a message
+            found.update(
+                id(key)
+                for key in node.keys
+                if key is not None
+                and not (isinstance(key, ast.Constant) and " " in str(key.value))
+            )
         elif isinstance(node, ast.Compare):
             found.update(id(c) for c in [node.left, *node.comparators])
     return found
 
 
-def messages_of(source: str, filename: str = "<source>") -> dict[str, str]:
+def messages_of(
+    source: str, filename: str = "<source>", words: Callable[[str], bool] | None = None
+) -> dict[str, str]:
     """Template -> "file:line" of every message in `source`: the f-strings and strings with
     words, outermost first (a `+` of strings is one template; a string inside an f-string's
     expression is one of its own)."""
@@ -128,8 +169,8 @@ def messages_of(source: str, filename: str = "<source>") -> dict[str, str]:
                 inner.update(_operands(node))
             if isinstance(node, ast.JoinedStr):
                 inner.update(id(v) for v in node.values if isinstance(v, ast.Constant))
-            if _has_words(text):
-                found.setdefault(" ".join(text.split(" ")), f"{filename}:{node.lineno}")
+            if (words or _has_words)(text):
+                found.setdefault(text, f"{filename}:{node.lineno}")
     return found
 
 
@@ -185,7 +226,7 @@ def check_messages() -> dict[str, str]:
         for text, where in messages_of(source, name).items():
             found.setdefault(text, where)
     for module in GRADER_MESSAGES:
-        path = ROOT / "course" / "grading" / module
+        path = ROOT / "course" / module
         source, name = path.read_text(), str(path.relative_to(ROOT))
         for text, where in _grader_messages(source, name).items():
             found.setdefault(text, where)
@@ -205,6 +246,8 @@ def _grader_messages(source: str, filename: str) -> dict[str, str]:
                 if isinstance(node.func, ast.Attribute)
                 else getattr(node.func, "id", "")
             )
+            if callee == "RegistryError":  # `course hint lab2.rotat`: a student reads it
+                roots += node.args
             if callee in ("StudentCodeError", "missing_lab", "not_run", "_run_problem"):
                 roots += node.args[1:]
                 roots += [k.value for k in node.keywords if k.arg in ("message", "problem")]
@@ -242,7 +285,7 @@ def _grader_messages(source: str, filename: str) -> dict[str, str]:
         ]
         for node in candidates:
             text = template(node)
-            if text and _has_words(text):
+            if text and _has_a_word(text) and not text.startswith("--"):  # not a flag
                 found.setdefault(text, f"{filename}:{node.lineno}")
     return found
 
@@ -369,7 +412,80 @@ def labs_messages() -> dict[str, str]:
     return found
 
 
-CATALOGS = {"course": course_messages, "checks": check_messages, "labs": labs_messages}
+EXPERIMENT_TEXTS = (
+    "course/plots.py",
+    "course/experiments/report.py",
+    "course/experiments/rows.py",
+)
+"""Modules whose every text with words is a figure's or results.md's (their docstrings aside)."""
+FIGURE_KEYWORDS = ("title", "xlabel", "ylabel", "label")
+FIGURE_SETTINGS = {"black", "white", "center", "right", "left", "bottom", "top"}
+"""Strings of the figures' code that are settings, not words."""
+"""The keyword arguments that name a figure's words, wherever an experiment draws one."""
+
+
+NOT_WORDS = ("machine_description",)
+"""Functions of those modules whose strings are data (a machine's description), not words."""
+
+
+def _without(source: str, functions: tuple[str, ...]) -> str:
+    """`source` with the bodies of the top-level `functions` blanked (lines kept, for their
+    numbers)."""
+    lines = source.splitlines(keepends=True)
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name in functions:
+            for number in range(node.body[0].lineno - 1, node.end_lineno):
+                lines[number] = "\n"
+            lines[node.body[0].lineno - 1] = " " * node.col_offset + "    pass\n"
+    return "".join(lines)
+
+
+def experiment_messages() -> dict[str, str]:
+    """msgid -> where, of the `experiments` catalog: the figures' and results.md's words, as
+    templates."""
+    found: dict[str, str] = {}
+    for name in EXPERIMENT_TEXTS:
+        source = (ROOT / name).read_text()
+        found.update(messages_of(_without(source, NOT_WORDS), name, _has_a_word))
+        if name.endswith("plots.py"):
+            found.update((word, name) for word in sorted(_listed_words(source)))
+    for path in sorted(
+        [
+            *(ROOT / "course" / "experiments").rglob("*.py"),
+            ROOT / "course" / "in_notebook.py",
+            ROOT / "course" / "plots.py",
+        ]
+    ):
+        name = str(path.relative_to(ROOT))
+        for node in ast.walk(ast.parse(path.read_text(), name)):
+            if isinstance(node, ast.Call):
+                for keyword in node.keywords:
+                    text = template(keyword.value) if keyword.arg in FIGURE_KEYWORDS else None
+                    if text and re.search("[a-z]{3,}", "".join(i18n.split_template(text)[0])):
+                        found.setdefault(text, f"{name}:{node.lineno}")
+    from course.experiments.rows import ROWS
+
+    for row in ROWS.values():
+        found.setdefault(_escape(row.description), "course/experiments/rows.py")
+    words: dict[str, str] = {}
+    for text, where in found.items():
+        if text.startswith("|"):  # a table's header: translated cell by cell, `method` kept
+            for cell in text.strip("|").split("|")[1:]:
+                if re.search("[a-z]{3,}", cell):
+                    words.setdefault(cell.strip(), where)
+        elif text not in ROWS and not re.fullmatch(r"[\w{}]+-linear", text):  # method names
+            words[text] = where
+    for row in ROWS.values():  # a row's description, even where it is its method's name
+        words.setdefault(_escape(row.description), "course/experiments/rows.py")
+    return words
+
+
+CATALOGS = {
+    "course": course_messages,
+    "checks": check_messages,
+    "labs": labs_messages,
+    "experiments": experiment_messages,
+}
 
 
 class TranslationMissing(LookupError):
@@ -382,16 +498,20 @@ def _wrap_comment(indent: str, prefix: str, text: str, width: int = 99) -> list[
     return [f"{indent}{prefix}{line}".rstrip() + "\n" for line in wrapped]
 
 
-def translate_source(source: str, lang: str, filename: str = "<lab>") -> str:
+def translate_source(
+    source: str, lang: str, filename: str = "<lab>", strict: bool = True
+) -> str:
     """`source` (a solution) with its text in `lang`: docstrings, comments outside solution
     blocks, hints and inline comments replaced by the `labs` catalog's translation, the code left
-    as it is. Raises `TranslationMissing` naming the first text without one."""
+    as it is. A text without one raises `TranslationMissing` naming it, or with `strict=False`
+    stays as it is (the release keeps working while a new text waits for its translator; the
+    tests fail on it)."""
 
     def translated(text: str) -> str:
         found = i18n.lab_text(text, lang)
-        if found is None:
+        if found is None and strict:
             raise TranslationMissing(f"{filename}: no {lang} translation of {text[:70]!r}")
-        return found
+        return text if found is None else found
 
     if lang == i18n.DEFAULT:
         return source
@@ -484,5 +604,5 @@ def update(domain: str, lang: str = "es", prune: bool = False) -> tuple[int, int
     write_po(path, po_header(path), entries)
     i18n.translations.cache_clear()
     i18n.read_po_cached.cache_clear()
-    i18n._checks.cache_clear()
+    i18n._checks.cache_clear()  # every template catalog
     return len(entries), sum(1 for *_, msgstr in entries if not msgstr)

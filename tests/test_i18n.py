@@ -54,7 +54,7 @@ def test_po_files_round_trip(tmp_path):
     assert catalogs.po_header(path) == "# notes\n"
 
 
-@pytest.mark.parametrize("domain", ["course", "checks"])
+@pytest.mark.parametrize("domain", ["course", "checks", "labs"])
 def test_every_text_has_a_spanish_translation(domain):
     """Text added anywhere (a message, a hint, a check) shows up here until it is translated:
     `course translate` adds it to the catalog for the translator."""
@@ -207,4 +207,148 @@ def test_check_names_keep_their_lab_and_exercise():
         "lab2.rotate: un tensor entero k [B] gira cada imagen por su propia k"
     )
     assert i18n.check_name(name, "en") == name
+
+
+# --- the labs in Spanish, generated from the one master --------------------------------------
+
+
+def code_only(source: str) -> str:
+    """`source`'s code: its AST without docstrings (any string standing as a statement) and with
+    the words of each `raise NotImplementedError(...)` left out; comments are not in an AST."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            kept = [
+                statement
+                for statement in body
+                if not (
+                    isinstance(statement, ast.Expr)
+                    and isinstance(statement.value, ast.Constant)
+                    and isinstance(statement.value.value, str)
+                )
+            ]
+            node.body = kept or [ast.Pass()]
+        if (
+            isinstance(node, ast.Raise)
+            and isinstance(node.exc, ast.Call)
+            and getattr(node.exc.func, "id", "") == "NotImplementedError"
+        ):
+            node.exc.args = []
+    return ast.dump(tree)
+
+
+def test_spanish_labs_are_the_english_labs_code(stubs):
+    """labs/es/ holds the English labs' code, only its text translated: the same AST once the
+    docstrings and the stubs' words are left out; its notebooks' graded cells are its .py."""
+    from course.grading.notebooks import notebook_source
+    from course.release import expected_labs
+
+    expected = expected_labs()
+    for lab in registry.LABS.values():
+        english, spanish = expected[lab.file], expected[f"es/{lab.file}"]
+        assert spanish != english and "Argumentos:" in spanish
+        assert code_only(spanish) == code_only(english), f"es/{lab.file}: the code differs"
+        assert (stubs / "es" / lab.file).read_text() == spanish
+        notebook = stubs / "es" / f"{lab.module}.ipynb"
+        assert code_only(notebook_source(notebook)) == code_only(english)
+        assert "labs/es/" in notebook.read_text() and "Abrir en Colab" in notebook.read_text()
+
+
+def test_the_solutions_translate_to_the_same_code():
+    from course import ROOT
+
+    for path in sorted((ROOT / "solutions").glob("lab*.py")):
+        source = path.read_text()
+        spanish = catalogs.translate_source(source, "es", str(path))
+        assert code_only(spanish) == code_only(source), path.name
+
+
+def test_a_text_without_translation_stops_the_spanish_labs():
+    source = '"""A lab no catalog knows."""\nX = 1\n'
+    with pytest.raises(catalogs.TranslationMissing, match="no es translation"):
+        catalogs.translate_source(source, "es", "lab9_new.py")
+    assert catalogs.translate_source(source, "en") == source
+    # The release goes on meanwhile, the text left in English until it is translated.
+    assert catalogs.translate_source(source, "es", strict=False) == source
+
+
+def test_a_spanish_lab_or_notebook_grades_as_the_english_one(tmp_path, stubs):
+    """The grader reads code, not words: lab 1's solution and its stub, each as the English .py,
+    the Spanish .py and the Spanish notebook, graded by a grader speaking Spanish: the same
+    points check by check, and a report in Spanish."""
+    from course import ROOT
+    from course.lab_notebook import lab_notebook
+    from tests.commands import LIMITS
+
+    lab = registry.LABS["lab1"]
+    solution = (ROOT / "solutions" / lab.file).read_text()
+    spanish = catalogs.translate_source(solution, "es", lab.file)
+    with i18n.speaking("es"):
+        spanish_notebook = lab_notebook(spanish, lab.key, f"labs/es/{lab.module}.ipynb")
+    notebook = f"{lab.module}.ipynb"
+    forms = {
+        "solution-en": (lab.file, solution),
+        "solution-es": (lab.file, spanish),
+        "solution-es-notebook": (notebook, spanish_notebook),
+        "stub-en": (lab.file, (stubs / lab.file).read_text()),
+        "stub-es": (lab.file, (stubs / "es" / lab.file).read_text()),
+        "stub-es-notebook": (notebook, (stubs / "es" / notebook).read_text()),
+    }
+    for name, (file, text) in forms.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / file).write_text(text)
+    result = course(
+        "--lang",
+        "es",
+        "grade",
+        *(str(tmp_path / name) for name in forms),
+        "--lab",
+        "lab1",
+        "--jobs",
+        "3",
+        "--json",
+        str(tmp_path / "json") + "/",
+        *LIMITS,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    reports = {
+        name: json.loads((tmp_path / "json" / f"{name}.json").read_text()) for name in forms
+    }
+
+    def verdicts(name: str) -> list:
+        return [(t["number"], t["score"], t.get("status")) for t in reports[name]["tests"]]
+
+    for kind in ("solution", "stub"):
+        for form in ("es", "es-notebook"):
+            assert verdicts(f"{kind}-{form}") == verdicts(f"{kind}-en"), f"{kind}-{form}"
+    assert reports["solution-en"]["score"] == reports["solution-en"]["max_score"] > 0
+    assert reports["stub-es"]["score"] == 0
+    stub_test = reports["stub-es"]["tests"][0]
+    assert stub_test["name"] == (
+        "lab1.standardize: las imágenes uint8 se escalan por 1/255 y luego se estandarizan por"
+        " canal (salida float32)"
+    )
+    assert stub_test["output"] == (
+        "standardize() todavía no está implementada; `course hint lab1.standardize` te ayuda"
+    )
+    assert "pruebas públicas" not in result.stdout and "alice" not in result.stdout
+    assert "lab1.standardize" in result.stdout and "ejercicio" in result.stdout
+
+
+
+def test_the_students_copy_carries_the_spanish_labs_and_readme(tmp_path):
+    from course.release import student_copy
+
+    copy = student_copy(tmp_path / "class")
+    for lab in registry.LABS.values():
+        assert (copy / "labs" / "es" / lab.file).is_file()
+        assert (copy / "labs" / "es" / f"{lab.module}.ipynb").is_file()
+    for domain in i18n.DOMAINS:
+        assert (copy / "course" / "locale" / "es" / "LC_MESSAGES" / f"{domain}.po").is_file()
+    readme = (copy / "README.md").read_text()
+    assert "## En español" in readme and "COURSE_LANG=es" in readme
 

@@ -26,7 +26,7 @@ from typing import Callable
 
 from course import ROOT, registry
 from course.grading.runner import LabResult, TestResult, collect, grade_labs, graded_labs
-from course.i18n import gettext, ngettext
+from course.i18n import DEFAULT, gettext, language, ngettext
 
 CALL_TIMEOUT = 30.0  # one call of student code; the solutions' calls take well under 2 s
 IMPORT_TIMEOUT = 60.0  # importing one lab file (after TensorFlow has started)
@@ -472,8 +472,11 @@ def run(args, check: bool = False) -> int:
     out = sys.stdout
     try:
         if check:
-            # labs/ where the student is, else the course's own (as `course grade labs`)
+            # labs/ where the student is, else the course's own (as `course grade labs`); in
+            # Spanish, the Spanish labs (labs/es/) where they are
             folders = [Path("labs").resolve() if Path("labs").is_dir() else ROOT / "labs"]
+            if language() != DEFAULT and (folders[0] / language()).is_dir():
+                folders = [folders[0] / language()]
             if not folders[0].is_dir():
                 raise UsageError(f"there is no labs/ folder here nor in {ROOT}")
             labs = resolve_labs([args.lab] if args.lab else None)
@@ -513,8 +516,10 @@ def run(args, check: bool = False) -> int:
             )
         elif isolation == "none" and args.isolation == "auto":
             print(
-                "course check: no sandbox here (bubblewrap is not installed): your code runs as"
-                " you, which is fine for your own labs",
+                gettext(
+                    "course check: no sandbox here (bubblewrap is not installed): your code runs"
+                    " as you, which is fine for your own labs"
+                ),
                 file=sys.stderr,
             )
         names = unique_names(folders)
@@ -538,9 +543,12 @@ def run(args, check: bool = False) -> int:
     def on_lab(submission: SubmissionResult, lab: LabResult) -> None:
         if not quiet:
             print(
-                f"  graded {lab.lab} of {submission.name}:"
-                f" {reports.points(lab.score)}/{reports.points(lab.max_score)} in"
-                f" {lab.seconds:.1f} s",
+                gettext("  graded {lab} of {submission}: {points} in {seconds} s").format(
+                    lab=lab.lab,
+                    submission=submission.name,
+                    points=f"{reports.points(lab.score)}/{reports.points(lab.max_score)}",
+                    seconds=f"{lab.seconds:.1f}",
+                ),
                 file=sys.stderr,
                 flush=True,
             )
