@@ -35,7 +35,7 @@ from pathlib import Path
 LOCALE = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("en", "es")
 DEFAULT = "en"
-DOMAINS = ("course", "checks", "labs")
+DOMAINS = ("course", "checks", "labs", "experiments")
 
 _chosen: str | None = None  # set by `use()`, e.g. `course --lang es`; else the environment decides
 
@@ -227,12 +227,12 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 
 @cache
-def _checks(lang: str) -> tuple[dict[str, str], tuple]:
-    """The `checks` catalog in `lang`: the texts without placeholders, literal -> translation;
-    and the templates as (pattern, literal pieces, placeholders, translation), the most specific
-    first (the most literal text)."""
+def _checks(lang: str, domain: str = "checks") -> tuple[dict[str, str], tuple]:
+    """A template catalog (`checks`, `experiments`) in `lang`: the texts without placeholders,
+    literal -> translation; and the templates as (pattern, literal pieces, placeholders,
+    translation), the most specific first (the most literal text)."""
     exact, templates = {}, []
-    for msgid, msgstr in read_po_cached("checks", lang).items():
+    for msgid, msgstr in read_po_cached(domain, lang).items():
         if not msgid:
             continue
         pieces, names = split_template(msgid)
@@ -269,7 +269,7 @@ def _splits(text: str, pieces: tuple[str, ...]) -> Iterator[list[str]]:
             yield [rest[:end], *values]
 
 
-def message(text: str, lang: str | None = None, _depth: int = 0) -> str:
+def message(text: str, lang: str | None = None, _depth: int = 0, domain: str = "checks") -> str:
     """A check's or the grader's message in `lang` (default: the chosen language), translated
     by the `checks` catalog: the whole text, else the template it was made from with each
     placeholder's value translated in turn (where a message can be cut into a template's
@@ -279,7 +279,7 @@ def message(text: str, lang: str | None = None, _depth: int = 0) -> str:
     lang = lang or language()
     if lang == DEFAULT or not text or _depth > 6:
         return text
-    exact, templates = _checks(lang)
+    exact, templates = _checks(lang, domain)
     if text in exact:
         return exact[text]
     stripped = text.strip()
@@ -292,7 +292,7 @@ def message(text: str, lang: str | None = None, _depth: int = 0) -> str:
         for count, values in enumerate(_splits(text, pieces)):
             if count == _MAX_SPLITS:
                 break
-            translated = [message(value, lang, _depth + 1) for value in values]
+            translated = [message(value, lang, _depth + 1, domain) for value in values]
             # A value is read well when it was translated or holds no English words.
             score = sum(
                 new != old or not _WORDS.search(old)
@@ -306,8 +306,32 @@ def message(text: str, lang: str | None = None, _depth: int = 0) -> str:
     if best is not None and (best_score > 0 or "\n" not in text):
         return best
     if "\n" in text:
-        return "\n".join(message(line, lang, _depth + 1) for line in text.split("\n"))
+        return "\n".join(message(line, lang, _depth + 1, domain) for line in text.split("\n"))
     return text
+
+
+def experiment_text(text: str, lang: str | None = None) -> str:
+    """A text of an experiment's figures or results.md in `lang` (default: the chosen language),
+    from the `experiments` catalog's templates; a markdown table's row cell by cell."""
+    if (lang or language()) == DEFAULT:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        if line.startswith("|") and line.endswith("|"):
+            # The first column is the row's `method`, a name that never changes.
+            method, *cells = line[1:-1].split("|")
+            line = "|" + "|".join([method, *(_cell(cell, lang) for cell in cells)]) + "|"
+        else:
+            line = message(line, lang, domain="experiments")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _cell(cell: str, lang: str | None) -> str:
+    stripped = cell.strip()
+    return (
+        cell.replace(stripped, message(stripped, lang, domain="experiments")) if stripped else cell
+    )
 
 
 def check_name(name: str, lang: str | None = None) -> str:

@@ -54,7 +54,7 @@ def test_po_files_round_trip(tmp_path):
     assert catalogs.po_header(path) == "# notes\n"
 
 
-@pytest.mark.parametrize("domain", ["course", "checks", "labs"])
+@pytest.mark.parametrize("domain", ["course", "checks", "labs", "experiments"])
 def test_every_text_has_a_spanish_translation(domain):
     """Text added anywhere (a message, a hint, a check) shows up here until it is translated:
     `course translate` adds it to the catalog for the translator."""
@@ -66,7 +66,7 @@ def test_every_text_has_a_spanish_translation(domain):
     )
 
 
-@pytest.mark.parametrize("domain", ["course", "checks"])
+@pytest.mark.parametrize("domain", ["course", "checks", "experiments"])
 def test_translations_keep_their_placeholders(domain):
     """A translation names only the placeholders of its text (a value may move or be left out,
     never be invented), so that filling it cannot fail."""
@@ -352,3 +352,69 @@ def test_the_students_copy_carries_the_spanish_labs_and_readme(tmp_path):
     readme = (copy / "README.md").read_text()
     assert "## En español" in readme and "COURSE_LANG=es" in readme
 
+
+# --- the experiment's tables and figures ---------------------------------------------------------
+
+
+def test_results_md_in_spanish_keeps_its_methods_and_results_json(tmp_path, spanish):
+    from course.experiments.report import write_results
+
+    results = {
+        "experiment": "rotation",
+        "budget": "quick",
+        "rows": [
+            {
+                "method": method,
+                "pretraining_images": 0,
+                "labelled_images": 5000,
+                "test_images": 5000,
+                "accuracy": 52.9,
+                "final_accuracy": 51.7,
+                "seconds": 31.0,
+            }
+            for method in ("supervised", "rotation-linear")
+        ],
+        "command": "course experiment rotation",
+        "date": "2026-12-07",
+        "machine": "2-core CPU",
+        "wall_seconds": 100.0,
+        "data": "tfds",
+        "impl": "solutions",
+    }
+    json_path, md_path = write_results(tmp_path, results)
+    assert json.loads(json_path.read_text()) == results
+    text = md_path.read_text()
+    assert "| supervised | supervisado |" in text
+    assert (
+        "| rotation-linear | preentrenamiento de rotación + sonda lineal (backbone congelado) |"
+        in (text)
+    )
+    assert "| method | entrenamiento | imágenes de preentrenamiento |" in text
+    assert "- tiempo total: 1.7 min (100 s)" in text
+
+
+def test_figure_words_in_spanish():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course import plots
+
+    figure, axis = plt.subplots()
+    axis.plot([1, 2], [3, 4], label="baseline")
+    axis.set(xlabel="epoch", ylabel="test accuracy %", title="training loss")
+    axis.legend()
+    figure.suptitle("SimCLR pretraining: 3 epochs of 10 steps, batch 64")
+    with i18n.speaking("es"):
+        plots._translate(figure)
+    assert (axis.get_xlabel(), axis.get_ylabel(), axis.get_title()) == (
+        "época",
+        "exactitud en prueba %",
+        "pérdida de entrenamiento",
+    )
+    assert axis.get_legend().get_texts()[0].get_text() == "línea base"
+    assert (
+        figure._suptitle.get_text() == "preentrenamiento SimCLR: 3 épocas de 10 pasos, lote de 64"
+    )
+    plt.close(figure)
