@@ -11,7 +11,13 @@ Nothing is marked by hand in the checks or the labs:
   template whose placeholders are the expressions it formats; string concatenations are one
   template;
 - `labs`: the text of `solutions/`: the module's and functions' docstrings, the comments outside
-  solution blocks (a run of comment lines is one text) and each hint level.
+  solution blocks (a run of comment lines is one text) and each hint level;
+- `experiments`: the figures' and results.md's words: every text of `course/plots.py` and of the
+  experiment's report and rows, and every `title=`, `xlabel=`, `ylabel=`, `label=` an experiment
+  or a notebook passes to a figure.
+
+Text that the course's code writes without `_()` (a new notebook cell, say) is not found here:
+mark it, and `course translate` adds it.
 """
 
 from __future__ import annotations
@@ -223,7 +229,7 @@ def check_messages() -> dict[str, str]:
         source, name = path.read_text(), str(path.relative_to(ROOT))
         for title in check_titles(source):
             found.setdefault(_escape(title), name)
-        for text, where in messages_of(source, name).items():
+        for text, where in messages_of(source, name, _has_a_word).items():
             found.setdefault(text, where)
     for module in GRADER_MESSAGES:
         path = ROOT / "course" / module
@@ -498,9 +504,7 @@ def _wrap_comment(indent: str, prefix: str, text: str, width: int = 99) -> list[
     return [f"{indent}{prefix}{line}".rstrip() + "\n" for line in wrapped]
 
 
-def translate_source(
-    source: str, lang: str, filename: str = "<lab>", strict: bool = True
-) -> str:
+def translate_source(source: str, lang: str, filename: str = "<lab>", strict: bool = True) -> str:
     """`source` (a solution) with its text in `lang`: docstrings, comments outside solution
     blocks, hints and inline comments replaced by the `labs` catalog's translation, the code left
     as it is. A text without one raises `TranslationMissing` naming it, or with `strict=False`
@@ -604,5 +608,5 @@ def update(domain: str, lang: str = "es", prune: bool = False) -> tuple[int, int
     write_po(path, po_header(path), entries)
     i18n.translations.cache_clear()
     i18n.read_po_cached.cache_clear()
-    i18n._checks.cache_clear()  # every template catalog
+    i18n._template_catalog.cache_clear()  # every template catalog
     return len(entries), sum(1 for *_, msgstr in entries if not msgstr)

@@ -1,13 +1,13 @@
 """The course's languages: English (the default) and Spanish, the workshop's own.
 
-One switch chooses the language of everything a student or a TA reads: `COURSE_LANG=es`, else a
-Spanish locale (`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, `LANG` starting with `es`), else
-`course --lang es` (which sets `COURSE_LANG` for the processes it starts). Code, file names,
-exercise names and machine-readable fields never change with it, and neither does a grade.
+One switch chooses the language of everything a student or a TA reads: `course --lang es` for one
+command (it sets `COURSE_LANG` for the processes it starts), else `COURSE_LANG=es`, else a Spanish
+locale (`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, `LANG` starting with `es`), else English. Code, file
+names, exercise names and machine-readable fields never change with it, and neither does a grade.
 
 Translations live in gettext catalogs, `course/locale/es/LC_MESSAGES/<domain>.po`, that a
 translator edits without touching code; they are read here with a small parser (no compile step,
-no dependency) into the standard library's `gettext.GNUTranslations`. Three domains:
+no dependency) into the standard library's `gettext.GNUTranslations`. Four domains:
 
 - `course`: the command line's and the reports' words, marked in the code with `_()`/`ngettext()`;
   their placeholders are named, `_("got {shape}").format(shape=...)`.
@@ -18,6 +18,8 @@ no dependency) into the standard library's `gettext.GNUTranslations`. Three doma
   The checks themselves are never touched, so a check's verdict cannot depend on the language.
 - `labs`: the labs' text (docstrings, comments, hints), applied by `course release` to generate
   the Spanish labs from the one master, `solutions/` (`course.catalogs.translate_source`).
+- `experiments`: the words of `course experiment`'s figures and results.md, templates as the
+  checks' are, applied as a figure or the table is written (`experiment_text`).
 """
 
 from __future__ import annotations
@@ -227,7 +229,7 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 
 @cache
-def _checks(lang: str, domain: str = "checks") -> tuple[dict[str, str], tuple]:
+def _template_catalog(lang: str, domain: str = "checks") -> tuple[dict[str, str], tuple]:
     """A template catalog (`checks`, `experiments`) in `lang`: the texts without placeholders,
     literal -> translation; and the templates as (pattern, literal pieces, placeholders,
     translation), the most specific first (the most literal text)."""
@@ -279,7 +281,7 @@ def message(text: str, lang: str | None = None, _depth: int = 0, domain: str = "
     lang = lang or language()
     if lang == DEFAULT or not text or _depth > 6:
         return text
-    exact, templates = _checks(lang, domain)
+    exact, templates = _template_catalog(lang, domain)
     if text in exact:
         return exact[text]
     stripped = text.strip()
@@ -307,6 +309,12 @@ def message(text: str, lang: str | None = None, _depth: int = 0, domain: str = "
         return best
     if "\n" in text:
         return "\n".join(message(line, lang, _depth + 1, domain) for line in text.split("\n"))
+    # A part appended to a message ("; it matches ...") is a message after its separator.
+    separator = re.match(r"[;:,.]? +|\(", text)
+    if separator and separator.end() < len(text):
+        rest = message(text[separator.end() :], lang, _depth + 1, domain)
+        if rest != text[separator.end() :]:
+            return separator[0] + rest
     return text
 
 

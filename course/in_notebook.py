@@ -275,9 +275,9 @@ def train(experiment: str, data: str = "tfds", budget: str | None = None) -> dic
             )
         except (ImplementationError, ExperimentError, DataError) as error:
             message = str(error).replace(f"{folder}/", "").replace(str(folder), "labs/")
-            print(f"The training did not start: {message}")
+            print(_("The training did not start: {why}").format(why=message))
             return None
-    rows = ["| method | yours, accuracy % | the workshop's % |", "|---|---:|---:|"]
+    rows = [_("| method | yours, accuracy % | the workshop's % |"), "|---|---:|---:|"]
     for row in results["rows"]:
         workshop = WORKSHOP.get(row["method"])
         rows.append(
@@ -285,7 +285,11 @@ def train(experiment: str, data: str = "tfds", budget: str | None = None) -> dic
             f" {'-' if workshop is None else f'{workshop:.2f}'} |"
         )
     _show(
-        f"**course experiment {experiment}, {budget} budget** (the workshop's numbers are its"
-        " full protocol: 15 epochs a phase on 50,000 / 5,000 images)\n\n" + "\n".join(rows)
+        _(
+            "**course experiment {experiment}, {budget} budget** (the workshop's numbers are its"
+            " full protocol: 15 epochs a phase on 50,000 / 5,000 images)"
+        ).format(experiment=experiment, budget=budget)
+        + "\n\n"
+        + "\n".join(rows)
     )
     return results

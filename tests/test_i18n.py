@@ -196,6 +196,14 @@ def test_messages_made_of_messages_are_translated_part_by_part():
         "el proceso que corría tu código murió al correr rotate(): lo mató la señal SIGSEGV"
         " (el intérprete de Python se cayó)."
     )
+    appended = (
+        "with embeddings of lengths 1e-4 to 1e4: expected NT-Xent 2.89748, got 2.75436; it"
+        " matches the loss without the temperature: divide the similarities by the temperature"
+    )
+    assert i18n.message(appended, "es") == (
+        "con embeddings de longitudes 1e-4 a 1e4: se esperaba NT-Xent 2.89748, se obtuvo 2.75436;"
+        " coincide con la pérdida sin la temperatura: divide las similitudes entre la temperatura"
+    )
     assert i18n.message("rotate() is not implemented yet; `course hint lab2.rotate` helps", "es")
     assert i18n.message("a value no catalog holds: 42", "es") == "a value no catalog holds: 42"
     assert i18n.message(english, "en") == english
