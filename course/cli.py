@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from course.i18n import _
+
 
 def release(args: argparse.Namespace) -> int:
     from course.grading import expected
@@ -161,21 +163,74 @@ def check(args: argparse.Namespace) -> int:
 
 
 def hint(args: argparse.Namespace) -> int:
+    from course.i18n import lab_text, message
     from course.registry import RegistryError
     from course.release import LEVELS, ReleaseError, hints
 
     try:
         levels = hints(args.exercise)
     except (RegistryError, ReleaseError) as error:
-        print(f"course hint: {error}", file=sys.stderr)
+        print(f"course hint: {message(str(error))}", file=sys.stderr)
         return 2
     level = args.level
-    names = {1: "the idea", 2: "the API", 3: "nearly the code"}
-    print(f"{args.exercise}, hint {level} of {LEVELS} ({names[level]}):")
-    print(textwrap.fill(levels[level - 1], width=99, initial_indent="  ", subsequent_indent="  "))
+    names = {1: _("the idea"), 2: _("the API"), 3: _("nearly the code")}
+    print(
+        _("{exercise}, hint {level} of {levels} ({name}):").format(
+            exercise=args.exercise, level=level, levels=LEVELS, name=names[level]
+        )
+    )
+    text = lab_text(levels[level - 1]) or levels[level - 1]  # English until it is translated
+    print(textwrap.fill(text, width=99, initial_indent="  ", subsequent_indent="  "))
     if level < LEVELS:
-        print(f"More: course hint {args.exercise} --level {level + 1}")
+        print(
+            _("More: course hint {exercise} --level {level}").format(
+                exercise=args.exercise, level=level + 1
+            )
+        )
     return 0
+
+
+def translate(args: argparse.Namespace) -> int:
+    from course import catalogs
+
+    if args.check:
+        untranslated = {domain: catalogs.missing(domain, args.to) for domain in catalogs.CATALOGS}
+        for domain, texts in untranslated.items():
+            for text, where in list(texts.items())[:20]:
+                print(f"{domain}: {where}: {text[:90]!r}")
+            if len(texts) > 20:
+                print(f"{domain}: ... and {len(texts) - 20} more")
+        total = sum(len(texts) for texts in untranslated.values())
+        print(
+            f"{total} texts without a translation ({args.to}); 'course translate' adds them to"
+            " the catalogs"
+            if total
+            else f"every text has a translation ({args.to})"
+        )
+        return 1 if total else 0
+    for domain in catalogs.CATALOGS:
+        entries, untranslated = catalogs.update(domain, args.to, prune=args.prune)
+        path = catalogs.i18n.po_path(domain, args.to)
+        print(f"wrote {path}: {entries} texts, {untranslated} to translate")
+    return 0
+
+
+def _add_translate_parser(commands) -> None:
+    tra = commands.add_parser(
+        "translate",
+        help="keep the translation catalogs (course/locale/) in step with the sources",
+        description=(
+            "Adds every text of the labs, the checks and the command line that a catalog lacks"
+            " to course/locale/LANG/LC_MESSAGES/*.po, with an empty translation for the"
+            " translator; --check lists them and exits 1 if there are any."
+        ),
+    )
+    tra.add_argument("--to", default="es", choices=("es",), help="the language (default: es)")
+    tra.add_argument("--check", action="store_true", help="list the untranslated texts")
+    tra.add_argument(
+        "--prune", action="store_true", help="drop the entries that no source holds any more"
+    )
+    tra.set_defaults(run=translate)
 
 
 def _add_hint_parser(commands) -> None:
@@ -229,6 +284,14 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="course",
         description="An Introduction to Self-Supervised Learning: labs, grading and experiments.",
+    )
+    main.add_argument(
+        "--lang",
+        choices=("en", "es"),
+        help=(
+            "the language of what the course prints and writes: en or es (default: COURSE_LANG,"
+            " else a Spanish locale gives es, else en)"
+        ),
     )
     commands = main.add_subparsers(dest="command", required=True)
 
@@ -289,9 +352,14 @@ def parser() -> argparse.ArgumentParser:
         )
     )
     _add_experiment_parser(commands)
+    _add_translate_parser(commands)
     return main
 
 
 def main(argv: list[str] | None = None) -> int:
+    from course import i18n
+
     args = parser().parse_args(argv)
+    if args.lang:
+        i18n.use(args.lang)  # and COURSE_LANG, for the grader's processes
     return args.run(args)

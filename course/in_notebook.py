@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from course import registry
+from course.i18n import _, message
 
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
 
@@ -100,19 +101,23 @@ def check(exercise: str) -> None:
             public_only=True,
             isolation=choose("auto", allow_none=True),
         )[lab.key]
-    rows = ["| | check | what the grader says |", "|---|---|---|"]
+    rows = [_("| | check | what the grader says |"), "|---|---|---|"]
     for test in result.tests:
-        title = test.name.split(": ", 1)[-1]
-        said = " ".join((test.output or "").split())[:300].replace("|", "\\|")
-        status = "passed" if test.status == "passed" else "**failed**"
+        title = message(test.name.split(": ", 1)[-1])
+        said = " ".join(message(test.output or "").split())[:300].replace("|", "\\|")
+        status = _("passed") if test.status == "passed" else _("**failed**")
         rows.append(f"| {status} | {title} | {said} |")
     passed = sum(test.status == "passed" for test in result.tests)
-    summary = f"**{exercise}: {passed}/{len(result.tests)} public checks passed**"
+    summary = _("**{exercise}: {passed}/{count} public checks passed**").format(
+        exercise=exercise, passed=passed, count=len(result.tests)
+    )
     if result.problem:
-        summary += f" ({result.problem})"
+        summary += f" ({message(result.problem)})"
     if passed < len(result.tests):
-        summary += f"; `course hint {exercise} --level 1` (then 2, 3) helps"
-    _show(summary + "; hidden checks run when the staff grade.\n\n" + "\n".join(rows))
+        summary += _("; `course hint {exercise} --level 1` (then 2, 3) helps").format(
+            exercise=exercise
+        )
+    _show(summary + _("; hidden checks run when the staff grade.") + "\n\n" + "\n".join(rows))
 
 
 @contextlib.contextmanager
@@ -165,10 +170,18 @@ def _quietly(function: Callable, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except NotImplementedError as error:
-        print(f"{function.__name__}() is not written yet ({error}): write it, run its cell, then"
-              " this one again.")
+        print(
+            _(
+                "{function}() is not written yet ({error}): write it, run its cell, then this one"
+                " again."
+            ).format(function=function.__name__, error=error)
+        )
     except Exception as error:  # noqa: BLE001  (the student's code: say it in a line)
-        print(f"{function.__name__}() failed: {type(error).__name__}: {str(error)[:300]}")
+        print(
+            _("{function}() failed: {error}").format(
+                function=function.__name__, error=f"{type(error).__name__}: {str(error)[:300]}"
+            )
+        )
     return None
 
 
@@ -308,9 +321,9 @@ def train(experiment: str, data: str = "tfds", budget: str | None = None) -> dic
             )
         except (ImplementationError, ExperimentError, DataError) as error:
             message = str(error).replace(f"{folder}/", "").replace(str(folder), "labs/")
-            print(f"The training did not start: {message}")
+            print(_("The training did not start: {why}").format(why=message))
             return None
-    rows = ["| method | yours, accuracy % | the workshop's % |", "|---|---:|---:|"]
+    rows = [_("| method | yours, accuracy % | the workshop's % |"), "|---|---:|---:|"]
     for row in results["rows"]:
         workshop = WORKSHOP.get(row["method"])
         rows.append(
@@ -318,7 +331,11 @@ def train(experiment: str, data: str = "tfds", budget: str | None = None) -> dic
             f" {'-' if workshop is None else f'{workshop:.2f}'} |"
         )
     _show(
-        f"**course experiment {experiment}, {budget} budget** (the workshop's numbers are its"
-        " full protocol: 15 epochs a phase on 50,000 / 5,000 images)\n\n" + "\n".join(rows)
+        _(
+            "**course experiment {experiment}, {budget} budget** (the workshop's numbers are its"
+            " full protocol: 15 epochs a phase on 50,000 / 5,000 images)"
+        ).format(experiment=experiment, budget=budget)
+        + "\n\n"
+        + "\n".join(rows)
     )
     return results

@@ -20,7 +20,8 @@ import ast
 import configparser
 import json
 
-from course import ROOT, registry
+from course import ROOT, i18n, registry
+from course.i18n import _
 
 FIGURES = {
     "lab1.make_pipeline": "show_pipeline(make_pipeline)",
@@ -205,8 +206,21 @@ def install_cell(lab: registry.Lab) -> str:
         | ({"compare", "says_what_to_fix"} if lab.key in TRAIN_YOURSELF else set())
         | {FIGURES[e.key].split("(")[0] for e in lab.exercises if e.key in FIGURES}
     )
-    return f'''# In Colab: the course's code and checks, from the class's repository. Elsewhere
-# this does nothing: install the course with `pip install -e .`, open this notebook in labs/.
+    # The notebook of another language lies in labs/<lang>/ and speaks it (COURSE_LANG).
+    lang = i18n.language()
+    folder = "labs" if lang == i18n.DEFAULT else f"labs/{lang}"
+    language = "" if lang == i18n.DEFAULT else f'\nos.environ.setdefault("COURSE_LANG", "{lang}")'
+    colab = _(
+        "# In Colab: the course's code and checks, from the class's repository. Elsewhere\n"
+        "# this does nothing: install the course with `pip install -e .`, open this notebook in"
+        " {folder}/."
+    ).format(folder=folder)
+    data = _(
+        "# The data, as `course experiment --data` takes it: \"tfds\" (downloaded on first use)"
+        " or a folder\n# in the image-folder layout. Set COURSE_DATA, or write the folder here."
+    )
+    quietly = _("quietly: TensorFlow's start-up log lines say nothing to act on")
+    return f'''{colab}
 import os
 import subprocess
 import sys
@@ -218,15 +232,14 @@ if "google.colab" in sys.modules and not os.path.isdir("/content/course-repo"):
                    check=True)
 if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/course-repo")
-    os.chdir("/content/course-repo/labs")
+    os.chdir("/content/course-repo/{folder}"){language}
 
 from course.in_notebook import {", ".join(helpers)}
 from course.quiet import start_tensorflow
 
-start_tensorflow()  # quietly: TensorFlow's start-up log lines say nothing to act on
+start_tensorflow()  # {quietly}
 
-# The data, as `course experiment --data` takes it: "tfds" (downloaded on first use) or a folder
-# in the image-folder layout. Set COURSE_DATA, or write the folder here.
+{data}
 DATA = os.environ.get("COURSE_DATA", "tfds")'''
 
 
@@ -235,10 +248,10 @@ def lab_notebook(source: str, lab_key: str, path: str) -> str:
     lies in the repository (for the Colab badge). Deterministic: the same source, the same
     bytes."""
     lab = registry.LABS[lab_key]
-    doc = ast.get_docstring(ast.parse(source)) or lab.title
-    title, _, text = doc.partition("\n")
+    doc = ast.get_docstring(ast.parse(source)) or _(lab.title)
+    title, _newline, text = doc.partition("\n")
     badge = (
-        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        f"[![{_('Open In Colab')}](https://colab.research.google.com/assets/colab-badge.svg)]"
         f"(https://colab.research.google.com/github/{repository()}/blob/main/{path})"
     )
     cells = [_markdown(f"# {title}\n\n{badge}\n{text}"), _code(install_cell(lab), demo=True)]
@@ -249,10 +262,18 @@ def lab_notebook(source: str, lab_key: str, path: str) -> str:
             number = lab.exercises.index(exercise) + 1
             cells.append(
                 _markdown(
-                    f"## Exercise {lab_key.removeprefix('lab')}.{number}: `{name}`"
-                    f" ({exercise.points} points)\n\nWhat it teaches: {exercise.teaches}."
-                    f" Replace the `raise NotImplementedError` with your code, run the cell,"
-                    f" then the check below it (`course hint {exercise.key}` gives hints)."
+                    _(
+                        "## Exercise {number}: `{name}` ({points} points)\n\nWhat it teaches:"
+                        " {teaches}. Replace the `raise NotImplementedError` with your code, run"
+                        " the cell, then the check below it (`course hint {exercise}` gives"
+                        " hints)."
+                    ).format(
+                        number=f"{lab_key.removeprefix('lab')}.{number}",
+                        name=name,
+                        points=exercise.points,
+                        teaches=_(exercise.teaches),
+                        exercise=exercise.key,
+                    )
                 )
             )
         cells.append(_code(code))
@@ -270,10 +291,12 @@ def lab_notebook(source: str, lab_key: str, path: str) -> str:
     if lab_key in EXPERIMENTS:
         cells += [
             _markdown(
-                "## Training on CIFAR-10\n\nA short run of `course experiment"
-                f" {EXPERIMENTS[lab_key]}` on the functions of this notebook (the `quick` budget:"
-                " minutes on a laptop's CPU), its table beside the workshop's. `course experiment"
-                f" {EXPERIMENTS[lab_key]} --budget full` runs the workshop's protocol."
+                _(
+                    "## Training on CIFAR-10\n\nA short run of `course experiment {name}` on the"
+                    " functions of this notebook (the `quick` budget: minutes on a laptop's CPU),"
+                    " its table beside the workshop's. `course experiment {name} --budget full`"
+                    " runs the workshop's protocol."
+                ).format(name=EXPERIMENTS[lab_key])
             ),
             _code(f'train("{EXPERIMENTS[lab_key]}", DATA)', demo=True),
         ]

@@ -20,12 +20,31 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 def _save(figure, path) -> Path:
     from course.files import atomic_save
 
+    _translate(figure)
     try:
         return atomic_save(
             path, lambda handle: figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")
         )
     finally:
         plt.close(figure)
+
+
+def _translate(figure) -> None:
+    """The figure's words (titles, axis labels, legends) in the language chosen
+    (`course.i18n`): the code that draws a figure writes English, as the experiment's code is."""
+    from course.i18n import DEFAULT, experiment_text, language
+
+    if language() == DEFAULT:
+        return
+    texts = [figure._suptitle] if figure._suptitle is not None else []
+    for axis in figure.axes:
+        texts += [axis.title, axis._left_title, axis._right_title]
+        texts += [axis.xaxis.label, axis.yaxis.label]
+        legend = axis.get_legend()
+        texts += legend.get_texts() if legend is not None else []
+    for text in texts:
+        if text.get_text():
+            text.set_text(experiment_text(text.get_text()))
 
 
 def _display(image: np.ndarray) -> np.ndarray:

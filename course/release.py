@@ -24,8 +24,9 @@ import json
 import re
 from pathlib import Path
 
-from course import ROOT, registry
+from course import ROOT, i18n, registry
 from course.files import atomic_write
+from course.i18n import _
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -41,16 +42,15 @@ class ReleaseError(ValueError):
 
 
 def stub(indent: str, exercise: str) -> list[str]:
-    """The stub's lines: `raise NotImplementedError("lab2.rotate: not written yet; ...")`."""
-    message = f"{exercise}: not written yet; `course hint {exercise}` helps"
-    line = f"{indent}raise NotImplementedError({message!r})\n".replace("'", '"')
+    """The stub's lines: `raise NotImplementedError("lab2.rotate: not written yet; ...")`, in the
+    language chosen (the Spanish labs' stubs speak Spanish)."""
+    first = _("{exercise}: not written yet; ").format(exercise=exercise)
+    second = _("`course hint {exercise}` helps").format(exercise=exercise)
+    line = f"{indent}raise NotImplementedError({first + second!r})\n".replace("'", '"')
     if len(line) <= WIDTH + 1:
         return [line]
     opening = f"{indent}raise NotImplementedError("
-    return [
-        f'{opening}"{exercise}: not written yet; "\n',
-        f'{" " * len(opening)}"`course hint {exercise}` helps")\n',
-    ]
+    return [f'{opening}"{first}"\n', f'{" " * len(opening)}"{second}")\n']
 
 
 def _exercise_note(lab: registry.Lab | None, name: str) -> list[str]:
@@ -58,10 +58,19 @@ def _exercise_note(lab: registry.Lab | None, name: str) -> list[str]:
         return []
     exercise = lab.exercise(name)
     number = [e.name for e in lab.exercises].index(name) + 1
-    uses = f" Builds on {', '.join(f'`{u}`' for u in exercise.uses)}." if exercise.uses else ""
+    uses = (
+        _(" Builds on {names}.").format(names=", ".join(f"`{u}`" for u in exercise.uses))
+        if exercise.uses
+        else ""
+    )
     words = (
-        f"# Exercise {lab.key.removeprefix('lab')}.{number} ({exercise.points} points):"
-        f" {exercise.teaches}.{uses}"
+        "# "
+        + _("Exercise {number} ({points} points): {teaches}.").format(
+            number=f"{lab.key.removeprefix('lab')}.{number}",
+            points=exercise.points,
+            teaches=_(exercise.teaches),
+        )
+        + uses
     )
     lines, line = [], ""
     for word in words.split(" "):
@@ -141,18 +150,34 @@ def _lab_key(path: Path) -> str | None:
         return None
 
 
+TRANSLATED = ("es",)
+"""The languages of `labs/<lang>/`, the labs generated with their text translated (English, the
+master's language, is `labs/` itself)."""
+
+
 def expected_labs(solutions: Path = ROOT / "solutions") -> dict[str, str]:
-    """File name -> generated content of labs/: for every `lab*.py` in `solutions`, its stub and
-    the stub's notebook; and `hints.json`."""
+    """File name (relative to labs/) -> generated content of labs/: for every `lab*.py` in
+    `solutions`, its stub and the stub's notebook; `hints.json`; and the same labs with their text
+    in each translated language, `es/lab2_rotation.py` and `es/lab2_rotation.ipynb` (the code is
+    the English labs', the text the `labs` catalog's: `course.catalogs.translate_source`)."""
+    from course.catalogs import translate_source
     from course.lab_notebook import lab_notebook
 
     files, hints = {}, {}
-    for path in sorted(solutions.glob("lab*.py")):
-        files[path.name], found = strip_solutions(path.read_text(), str(path))
-        hints.update(found)
-        if _lab_key(path):
-            notebook = path.with_suffix(".ipynb").name
-            files[notebook] = lab_notebook(files[path.name], _lab_key(path), f"labs/{notebook}")
+    for lang in (i18n.DEFAULT, *TRANSLATED):
+        folder = "" if lang == i18n.DEFAULT else f"{lang}/"
+        with i18n.speaking(lang):  # the stubs' and notebooks' own words too
+            for path in sorted(solutions.glob("lab*.py")):
+                if lang != i18n.DEFAULT and not _lab_key(path):
+                    continue  # a lab the course does not list yet has no translation
+                source = translate_source(path.read_text(), lang, str(path), strict=False)
+                name = f"{folder}{path.name}"
+                files[name], found = strip_solutions(source, str(path))
+                if lang == i18n.DEFAULT:
+                    hints.update(found)
+                if _lab_key(path):
+                    notebook = f"{folder}{path.with_suffix('.ipynb').name}"
+                    files[notebook] = lab_notebook(files[name], _lab_key(path), f"labs/{notebook}")
     files[HINTS] = json.dumps(hints, indent=1, ensure_ascii=False) + "\n"
     return files
 
@@ -161,17 +186,29 @@ def solution_notebooks(solutions: Path = ROOT / "solutions") -> dict[str, str]:
     """File name -> the notebook of each solution, for instructors (in `solutions`)."""
     from course.lab_notebook import lab_notebook
 
-    return {
-        path.with_suffix(".ipynb").name: lab_notebook(
-            path.read_text(), _lab_key(path), f"solutions/{path.with_suffix('.ipynb').name}"
-        )
-        for path in sorted(solutions.glob("lab*.py"))
-        if _lab_key(path)
-    }
+    with i18n.speaking(i18n.DEFAULT):
+        return {
+            path.with_suffix(".ipynb").name: lab_notebook(
+                path.read_text(), _lab_key(path), f"solutions/{path.with_suffix('.ipynb').name}"
+            )
+            for path in sorted(solutions.glob("lab*.py"))
+            if _lab_key(path)
+        }
+
+
+def _lab_files(folder: Path) -> list[Path]:
+    """The lab files in `folder` and in its language folders (labs/es/)."""
+    folders = [folder, *(folder / lang for lang in TRANSLATED)]
+    return sorted(
+        path
+        for where in folders
+        for pattern in ("lab*.py", "lab*.ipynb")
+        for path in where.glob(pattern)
+    )
 
 
 def _stale(expected: dict[str, str], folder: Path) -> list[str]:
-    present = {path.name for pattern in ("lab*.py", "lab*.ipynb") for path in folder.glob(pattern)}
+    present = {str(path.relative_to(folder)) for path in _lab_files(folder)}
     stale = [
         name
         for name, text in expected.items()
@@ -225,7 +262,7 @@ def worked_on(solutions: Path = ROOT / "solutions", labs: Path = ROOT / "labs") 
         path = labs / name
         if name == HINTS or not path.exists() or path.read_text(errors="replace") == text:
             continue
-        stub = expected[Path(name).with_suffix(".py").name]
+        stub = expected[str(Path(name).with_suffix(".py"))]
         try:
             is_notebook = name.endswith(".ipynb")
             code = notebook_source(path) if is_notebook else path.read_text(errors="replace")
@@ -260,14 +297,9 @@ def write_labs(
             + "); save it elsewhere, or run `course release --force` to overwrite it"
         )
     expected = expected_labs(solutions)
-    extra = sorted(
-        path
-        for pattern in ("lab*.py", "lab*.ipynb")
-        for path in labs.glob(pattern)
-        if path.name not in expected
-    )
+    extra = [path for path in _lab_files(labs) if str(path.relative_to(labs)) not in expected]
     if extra and not force:
-        names = ", ".join(path.name for path in extra)
+        names = ", ".join(str(path.relative_to(labs)) for path in extra)
         raise ReleaseError(
             f"labs/ holds lab files that no solution generates ({names}); "
             "move them away, or run `course release --force` to delete them"

@@ -1,4 +1,10 @@
+import os
+
 import pytest
+
+# The tests read the course's English words; those of another language choose it themselves
+# (COURSE_LANG, --lang), whatever the machine's locale.
+os.environ["COURSE_LANG"] = "en"
 
 # The autograder's own tests grade an implementation; they run through `course grade` (see
 # test_autograder_*.py), never directly in the project's test run.

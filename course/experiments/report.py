@@ -13,6 +13,7 @@ from typing import Any
 from course.data import CLASS_NAMES
 from course.experiments.rows import ROWS, WORKSHOP
 from course.files import atomic_write
+from course.i18n import experiment_text
 
 
 def machine_description() -> str:
@@ -103,7 +104,7 @@ def write_results(out: Path, results: Mapping[str, Any]) -> tuple[Path, Path]:
     out = Path(out)
     json_path, md_path = out / "results.json", out / "results.md"
     atomic_write(json_path, json.dumps(results, indent=2) + "\n")
-    atomic_write(md_path, results_markdown(results))
+    atomic_write(md_path, experiment_text(results_markdown(results)))  # the reader's language
     return json_path, md_path
 
 

@@ -27,6 +27,7 @@ from typing import Callable
 from course import ROOT, registry
 from course.grading.commits import Commit, CommitError, checked_out
 from course.grading.runner import LabResult, TestResult, collect, grade_labs, graded_labs
+from course.i18n import DEFAULT, gettext, language, ngettext
 
 CALL_TIMEOUT = 30.0  # one call of student code; the solutions' calls take well under 2 s
 IMPORT_TIMEOUT = 60.0  # importing one lab file (after TensorFlow has started)
@@ -102,16 +103,28 @@ def lab_problems(result: LabResult) -> list[str]:
         ]  # the whole lab failed for one reason (an import that failed)
     counts = Counter(test.kind for test in failed)
     words = {
-        "timeout": "timed out",
-        "crash": "crashed the Python process",
-        "protocol": "corrupted the grader's channel",
+        "timeout": ngettext(
+            "{count} check timed out", "{count} checks timed out", counts["timeout"]
+        ),
+        "crash": ngettext(
+            "{count} check crashed the Python process",
+            "{count} checks crashed the Python process",
+            counts["crash"],
+        ),
+        "protocol": ngettext(
+            "{count} check corrupted the grader's channel",
+            "{count} checks corrupted the grader's channel",
+            counts["protocol"],
+        ),
     }
     for kind, said in words.items():
         if counts[kind]:
-            problems.append(f"{counts[kind]} check{'s' if counts[kind] > 1 else ''} {said}")
+            problems.append(said.format(count=counts[kind]))
     missing = sorted({test.exercise for test in failed if test.kind == "missing_function"})
     if missing:
-        problems.append("no function " + ", ".join(f"{name}()" for name in missing))
+        problems.append(
+            gettext("no function {names}").format(names=", ".join(f"{name}()" for name in missing))
+        )
     return problems
 
 
@@ -470,6 +483,7 @@ def run(args, check: bool = False) -> int:
 def _run(args, check: bool, given: list[Path] | None = None, commit: Commit | None = None) -> int:
     from course.grading import reports
     from course.grading.runner import CollectionError
+    from course.i18n import translate_report
 
     for stream in (sys.stdout, sys.stderr):  # a report must print whatever a student's text holds
         if hasattr(stream, "reconfigure"):
@@ -477,8 +491,11 @@ def _run(args, check: bool, given: list[Path] | None = None, commit: Commit | No
     out = sys.stdout
     try:
         if check:
-            # labs/ where the student is, else the course's own (as `course grade labs`)
+            # labs/ where the student is, else the course's own (as `course grade labs`); in
+            # Spanish, the Spanish labs (labs/es/) where they are
             folders = [Path("labs").resolve() if Path("labs").is_dir() else ROOT / "labs"]
+            if language() != DEFAULT and (folders[0] / language()).is_dir():
+                folders = [folders[0] / language()]
             if not folders[0].is_dir():
                 raise UsageError(f"there is no labs/ folder here nor in {ROOT}")
             labs = resolve_labs([args.lab] if args.lab else None)
@@ -520,8 +537,10 @@ def _run(args, check: bool, given: list[Path] | None = None, commit: Commit | No
             )
         elif isolation == "none" and args.isolation == "auto":
             print(
-                "course check: no sandbox here (bubblewrap is not installed): your code runs as"
-                " you, which is fine for your own labs",
+                gettext(
+                    "course check: no sandbox here (bubblewrap is not installed): your code runs"
+                    " as you, which is fine for your own labs"
+                ),
                 file=sys.stderr,
             )
         names = unique_names(folders)
@@ -545,9 +564,12 @@ def _run(args, check: bool, given: list[Path] | None = None, commit: Commit | No
     def on_lab(submission: SubmissionResult, lab: LabResult) -> None:
         if not quiet:
             print(
-                f"  graded {lab.lab} of {submission.name}:"
-                f" {reports.points(lab.score)}/{reports.points(lab.max_score)} in"
-                f" {lab.seconds:.1f} s",
+                gettext("  graded {lab} of {submission}: {points} in {seconds} s").format(
+                    lab=lab.lab,
+                    submission=submission.name,
+                    points=f"{reports.points(lab.score)}/{reports.points(lab.max_score)}",
+                    seconds=f"{lab.seconds:.1f}",
+                ),
                 file=sys.stderr,
                 flush=True,
             )
@@ -556,6 +578,7 @@ def _run(args, check: bool, given: list[Path] | None = None, commit: Commit | No
         if commit is not None:  # the reports name the repository and the commit, not a copy
             submission.commit, submission.folder = commit, commit.repository
             submission.notes.insert(0, commit.note())
+        translate_report(submission)  # the reports speak the grader's language (COURSE_LANG)
         if not (quiet and batch):
             out.write(
                 reports.text_report(submission, verbose=verbose or check, student=check) + "\n"
@@ -588,6 +611,7 @@ def _run(args, check: bool, given: list[Path] | None = None, commit: Commit | No
     if batch:
         out.write(reports.summary_table(results, labs, elapsed) + "\n")
     for result in results:
+        translate_report(result)
         if result.name in json_paths:
             reports.write_json(json_paths[result.name], result)
     if getattr(args, "csv", None):

@@ -22,6 +22,7 @@ from pathlib import Path
 from course.files import atomic_write
 from course.grading.grade import lab_problems, printable
 from course.grading.runner import LabResult, TestResult
+from course.i18n import _, ngettext
 
 WIDTH = 100  # terminal lines
 MESSAGE_LINES = 10  # lines of one failure message in the terminal
@@ -46,7 +47,13 @@ def title(test: TestResult) -> str:
 
 
 def plural(count: float, word: str) -> str:
-    return f"{points(count)} {word}{'' if count == 1 else 's'}"
+    """ "3 points", "1 check" (`word`: "point", "check", "submission"), in the language chosen."""
+    forms = {
+        "point": ngettext("{count} point", "{count} points", count),
+        "check": ngettext("{count} check", "{count} checks", count),
+        "submission": ngettext("{count} submission", "{count} submissions", count),
+    }
+    return forms[word].format(count=points(count))
 
 
 def _wrap(text: str, indent: int, max_lines: int = MESSAGE_LINES) -> list[str]:
@@ -57,7 +64,8 @@ def _wrap(text: str, indent: int, max_lines: int = MESSAGE_LINES) -> list[str]:
         ) or [""]
     if len(lines) > max_lines:
         lines = lines[: max_lines - 1] + [
-            lines[max_lines - 1][: WIDTH - indent - 40] + " ... (cut: --json FILE has all of it)"
+            lines[max_lines - 1][: WIDTH - indent - 40]
+            + _(" ... (cut: --json FILE has all of it)")
         ]
     return [" " * indent + line for line in lines]
 
@@ -67,7 +75,7 @@ def _messages(tests: list[TestResult], indent: int, student: bool) -> list[str]:
     groups: dict[str, list[TestResult]] = {}
     for test in tests:
         if test.status == "failed" or (test.status == "skipped" and not student):
-            groups.setdefault(test.output or "failed", []).append(test)
+            groups.setdefault(test.output or _("failed"), []).append(test)
     lines = []
     for output, group in groups.items():
         if len(group) == 1:
@@ -83,8 +91,8 @@ def text_report(submission, verbose: bool = False, student: bool = False) -> str
     """The terminal report of one submission: a row per lab and exercise with its points, each
     failure's message below it, and a total line such as `solutions: 80/80`."""
     lines = [clean(f"{submission.name} ({submission.folder})")]
-    lines += [f"  note: {clean(note)}" for note in submission.notes]
-    lines.append(f"  {'lab':<5} {'exercise':<24} {'points':>9}")
+    lines += [_("  note: {note}").format(note=clean(note)) for note in submission.notes]
+    lines.append(f"  {_('lab'):<5} {_('exercise'):<24} {_('points'):>9}")
     for lab in submission.labs:
         lines += _lab_rows(lab, verbose, student)
     skipped = submission.skipped
@@ -93,18 +101,25 @@ def text_report(submission, verbose: bool = False, student: bool = False) -> str
     if student:
         hidden = sum(sum(hidden_points(lab).values()) for lab in submission.labs)
         if hidden:
-            lines.append(f"hidden checks worth {plural(hidden, 'point')} run when the staff grade")
+            lines.append(
+                _("hidden checks worth {points} run when the staff grade").format(
+                    points=plural(hidden, "point")
+                )
+            )
         ran = [test for test in submission.tests if test.status != "skipped"]
         passed = sum(test.status == "passed" for test in ran)
-        total += " on the public checks"
-        summary = f"public checks: {passed}/{len(ran)} passed; hidden checks run at grading"
-    if skipped:
-        total += (
-            f" ({plural(len(skipped), 'check')} worth"
-            f" {plural(sum(t.max_score for t in skipped), 'point')} could not run: they need the"
-            " reference solutions)"
+        total += _(" on the public checks")
+        summary = _("public checks: {passed}/{ran} passed; hidden checks run at grading").format(
+            passed=passed, ran=len(ran)
         )
-    lines.append(f"  isolation: {isolation_words(submission.isolation)}")
+    if skipped:
+        total += _(
+            " ({checks} worth {points} could not run: they need the reference solutions)"
+        ).format(
+            checks=plural(len(skipped), "check"),
+            points=plural(sum(t.max_score for t in skipped), "point"),
+        )
+    lines.append(_("  isolation: {level}").format(level=isolation_words(submission.isolation)))
     lines.append(total)
     if summary:
         lines.append(summary)
@@ -127,26 +142,42 @@ def _lab_rows(lab: LabResult, verbose: bool, student: bool) -> list[str]:
         hidden = hidden_points(lab).get(exercise, 0) if student else 0
         lines.append(
             f"  {lab.lab:<5} {exercise:<24} {shown:>9}"
-            + (f"   ({points(top - ran_here)} checked at submission)" if top > ran_here else "")
-            + (f"   (+{points(hidden)} in hidden checks)" if hidden else "")
+            + (
+                _("   ({points} checked at submission)").format(points=points(top - ran_here))
+                if top > ran_here
+                else ""
+            )
+            + (
+                _("   (+{points} in hidden checks)").format(points=points(hidden))
+                if hidden
+                else ""
+            )
         )
         if not lab_wide:
             lines += _messages(tests, 8, student)
             wrong = [t for t in tests if t.status == "failed" and t.kind != "not_implemented"]
             if wrong and all(t.kind in ("", "exception") for t in wrong):
-                lines.append(f"        hints: course hint {lab.lab}.{exercise}")
+                lines.append(
+                    _("        hints: course hint {exercise}").format(
+                        exercise=f"{lab.lab}.{exercise}"
+                    )
+                )
     shown = f"{points(lab.score)}/{points(lab.max_score)}"
-    lines.append(f"  {lab.lab:<5} {'total':<24} {shown:>9}   {lab.seconds:.1f} s")
+    lines.append(f"  {lab.lab:<5} {_('total'):<24} {shown:>9}   {lab.seconds:.1f} s")
     lines += [f"        {advice}" for advice in fix_first(lab)]
     if lab_wide:
-        lines += _wrap(f"all {len(failed)} checks: {failed[0].output}", 8)
+        lines += _wrap(
+            _("all {count} checks: {output}").format(count=len(failed), output=failed[0].output), 8
+        )
         lines += _messages([test for test in lab.tests if test.status == "skipped"], 8, student)
     if lab.problem and not any(test.kind == "forbidden" for test in failed):
-        lines += _wrap(f"problem: {lab.problem}", 8)
+        lines += _wrap(_("problem: {problem}").format(problem=lab.problem), 8)
     if lab.printed_bytes:
         lines += _wrap(
-            f"{lab.lab}'s code printed {lab.printed_bytes:,} bytes"
-            + ("; the start and the end of it:" if verbose else " (--verbose shows it)"),
+            _("{lab}'s code printed {count} bytes").format(
+                lab=lab.lab, count=f"{lab.printed_bytes:,}"
+            )
+            + (_("; the start and the end of it:") if verbose else _(" (--verbose shows it)")),
             8,
         )
         if verbose:
@@ -189,21 +220,28 @@ def fix_first(lab: LabResult) -> list[str]:
     advice = []
     for used, callers in order(lab.lab, failed).items():
         names = [f"{name}()" for name in callers]
-        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        listed = (
+            names[0]
+            if len(names) == 1
+            else _("{names} and {last}").format(names=", ".join(names[:-1]), last=names[-1])
+        )
         advice.append(
-            f"fix {used}() first: {listed} {'builds' if len(names) == 1 else 'build'} on it, "
-            f"so {'its checks' if len(names) == 1 else 'their checks'} may pass once it does"
+            ngettext(
+                "fix {used}() first: {listed} builds on it, so its checks may pass once it does",
+                "fix {used}() first: {listed} build on it, so their checks may pass once it does",
+                len(names),
+            ).format(used=used, listed=listed)
         )
     return advice
 
 
 def summary_table(results, labs: list[str], seconds: float) -> str:
     """The end of a batch: one row per submission, its points per lab, total and problems."""
-    name_width = min(30, max([len("submission")] + [len(r.name) for r in results]))
+    name_width = min(30, max([len(_("submission"))] + [len(r.name) for r in results]))
     header = (
-        f"{'submission':<{name_width}} "
+        f"{_('submission'):<{name_width}} "
         + " ".join(f"{lab:>9}" for lab in labs)
-        + f" {'total':>9}  problems"
+        + f" {_('total'):>9}  {_('problems')}"
     )
     lines = ["", header, "-" * len(header)]
     for result in results:
@@ -226,8 +264,10 @@ def summary_table(results, labs: list[str], seconds: float) -> str:
         lines.append(row if len(row) <= 2 * WIDTH else row[: 2 * WIDTH - 3] + "...")
     troubled = sum(1 for result in results if result.problems())
     lines.append(
-        f"graded {plural(len(results), 'submission')} in {seconds:.1f} s"
-        + (f"; {troubled} with problems" if troubled else "")
+        _("graded {submissions} in {seconds} s").format(
+            submissions=plural(len(results), "submission"), seconds=f"{seconds:.1f}"
+        )
+        + (_("; {count} with problems").format(count=troubled) if troubled else "")
     )
     return "\n".join(lines)
 
@@ -237,8 +277,9 @@ def summary_table(results, labs: list[str], seconds: float) -> str:
 
 def isolation_words(level: str) -> str:
     from course.grading.sandbox import LEVELS, describe
+    from course.i18n import message
 
-    return describe(level) if level in LEVELS else level
+    return message(describe(level)) if level in LEVELS else level
 
 
 def _shown(tests: list[TestResult]) -> str:
@@ -249,30 +290,35 @@ def _shown(tests: list[TestResult]) -> str:
     shown = f"{points(sum(t.score for t in public))}/{points(sum(t.max_score for t in public))}"
     if not hidden:
         return shown
-    return f"{shown} on the public checks; hidden checks worth {points(hidden)}, published later"
+    return _("{shown} on the public checks; hidden checks worth {points}, published later").format(
+        shown=shown, points=points(hidden)
+    )
 
 
 def summary_text(submission) -> str:
     """Gradescope's top-level `output`: the total, each lab's points, problems and printed
     output."""
-    lines = [f"Total: {_shown(submission.tests)}"]
-    lines += [f"Note: {note}" for note in submission.notes]
-    lines.append(f"Isolation: {isolation_words(submission.isolation)}")
+    lines = [_("Total: {points}").format(points=_shown(submission.tests))]
+    lines += [_("Note: {note}").format(note=note) for note in submission.notes]
+    lines.append(_("Isolation: {level}").format(level=isolation_words(submission.isolation)))
     for lab in submission.labs:
         lines.append(f"{lab.lab}: {_shown(lab.tests)}")
-        lines += [f"  Problem: {problem}" for problem in _problems(lab)]
-        lines += [f"  Advice: {advice}" for advice in fix_first(lab)]
+        lines += [_("  Problem: {problem}").format(problem=problem) for problem in _problems(lab)]
+        lines += [_("  Advice: {advice}").format(advice=advice) for advice in fix_first(lab)]
         if lab.printed_bytes:
             lines.append(
-                f"  Your code printed {lab.printed_bytes:,} bytes; the start and the end of it:"
+                _("  Your code printed {count} bytes; the start and the end of it:").format(
+                    count=f"{lab.printed_bytes:,}"
+                )
             )
             lines += ["    " + line for line in lab.printed.splitlines()]
     skipped = submission.skipped
     if skipped:
         lines.append(
-            f"{plural(len(skipped), 'check')}"
-            f" ({plural(sum(t.max_score for t in skipped), 'point')}) could not run here: they"
-            " need the reference solutions."
+            _("{checks} ({points}) could not run here: they need the reference solutions.").format(
+                checks=plural(len(skipped), "check"),
+                points=plural(sum(t.max_score for t in skipped), "point"),
+            )
         )
     return "\n".join(lines)
 
@@ -297,10 +343,10 @@ def gradescope(submission) -> dict:
             entry["status"] = test.status
             entry["output"] = test.output
         else:  # no status: Gradescope has no "skipped", and this check did not fail
-            entry["output"] = (
-                f"Not checked here ({test.output}); this check runs when the course staff grade"
-                " with the reference solutions."
-            )
+            entry["output"] = _(
+                "Not checked here ({why}); this check runs when the course staff grade with the"
+                " reference solutions."
+            ).format(why=test.output)
         tests.append(entry)
     commit = getattr(submission, "commit", None)
     return {

@@ -12,8 +12,8 @@ docs/results.md) make the tasks teach what the 32 x 32 backbone needs. On 8 x 8 
 32 x 32 images the backbone's three pools leave 1 x 1 maps and its statistics are learnt at a scale
 it never sees again, so the images are upscaled first and the patches are near 32 pixels. And
 with every patch centred in its cell both tasks are learnt by following lines across the gap
-(jigsaw: 98% of 100 permutations after 5 epochs; frozen features no better than random ones), so each patch is cut at a random
-offset in its cell, as both papers do.
+(jigsaw: 98% of 100 permutations after 5 epochs; frozen features no better than random ones),
+so each patch is cut at a random offset in its cell, as both papers do.
 """
 
 from __future__ import annotations
