@@ -20,11 +20,15 @@ los objetos.
 
 Una imagen de CIFAR-10 mide 32 x 32: las celdas de su cuadrícula miden 10 x 10 (las dos últimas
 filas y columnas de píxeles no se usan) y cada parche mide 8 x 8, lo que deja un margen de al menos
-2 píxeles entre dos parches centrados. Un solo *codificador de parches*, el backbone del lab 1
-construido para entradas de 8 x 8, convierte cada parche en un vector de características; sus
-convoluciones tienen el mismo tamaño en 8 x 8 que en 32 x 32, así que después del entrenamiento
-pretexto pasan al backbone de 32 x 32, al que `transfer` del lab 2 luego hace ajuste fino o sonda
-lineal con las 5,000 imágenes etiquetadas.
+2 píxeles entre dos parches centrados. Tus funciones aceptan cualquier lado de imagen, y el
+experimento lo aprovecha: amplía cada imagen x3 (celdas de 32 píxeles, cerca de la escala para la
+que se hizo el backbone), corta parches de 20 píxeles con tu `extract_patches` en un
+desplazamiento aleatorio dentro de cada celda y se los pasa a tus funciones de la tarea. Un solo
+*codificador de parches*, el backbone del lab 1 construido para entradas de 20 x 20, convierte
+cada parche en un vector de características; sus convoluciones tienen el mismo tamaño con
+cualquier tamaño de entrada, así que después del entrenamiento pretexto pasan al backbone de
+32 x 32, al que `transfer` del lab 2 luego hace ajuste fino o sonda lineal con las 5,000 imágenes
+etiquetadas.
 
 Vas a escribir:
 
@@ -63,7 +67,7 @@ abajo, 7 abajo a la derecha.
 """
 
 
-# Ejercicio 3.1 (7 puntos): una cuadrícula de parches, con márgenes y desplazamiento aleatorio, en
+# Ejercicio 3.1 (8 puntos): una cuadrícula de parches, con márgenes y desplazamiento aleatorio, en
 # un solo gather.
 def extract_patches(images, grid=3, patch_size=8, seed=None):
     """Corta cada imagen en una cuadrícula de `grid x grid` parches cuadrados, uno por celda.
@@ -86,7 +90,7 @@ def extract_patches(images, grid=3, patch_size=8, seed=None):
                               "`course hint lab3.extract_patches` te ayuda")
 
 
-# Ejercicio 3.2 (5 puntos): las etiquetas de la tarea de contexto: dónde está un parche vecino. Se
+# Ejercicio 3.2 (6 puntos): las etiquetas de la tarea de contexto: dónde está un parche vecino. Se
 # basa en `extract_patches`.
 def relative_position_pairs(images, seed, patch_size=8):
     """La tarea de contexto: el parche del centro de cada imagen, uno de sus ocho vecinos, y cuál es.
@@ -128,7 +132,7 @@ def permutation_set(num_permutations, num_patches=9, seed=0):
                               "`course hint lab3.permutation_set` te ayuda")
 
 
-# Ejercicio 3.4 (6 puntos): barajar parches con una permutación por imagen. Se basa en
+# Ejercicio 3.4 (7 puntos): barajar parches con una permutación por imagen. Se basa en
 # `extract_patches`.
 def jigsaw_batch(images, permutations, seed, patch_size=8):
     """La tarea del rompecabezas: los nueve parches centrados de cada imagen, barajados con una
