@@ -129,17 +129,23 @@ def says_what_to_fix():
     try:
         yield
     except Exception as error:  # noqa: BLE001  (the student's code: say it in a line)
-        cause = error_cause(error)
-        if isinstance(error, NotImplementedError) and "symbolic" not in cause:
-            print(f"The training did not start: a function it calls is not written yet ({cause}).")
-        elif "symbolic" in cause:
+        cause, kind = error_cause(error), type(error).__name__
+        if "symbolic" in cause:  # NumPy on a tensor of a tf.data map or a training step
             print(
-                f"The training stopped: {type(error).__name__}: {cause}. A function ran inside"
-                " a tf.data pipeline or a training step, where its inputs are symbolic tensors:"
-                " use TensorFlow ops on them, not NumPy."
+                _(
+                    "The training stopped: {kind}: {cause}. A function ran inside a tf.data"
+                    " pipeline or a training step, where its inputs are symbolic tensors: use"
+                    " TensorFlow ops on them, not NumPy."
+                ).format(kind=kind, cause=cause)
+            )
+        elif isinstance(error, NotImplementedError):
+            print(
+                _(
+                    "The training did not start: a function it calls is not written yet ({why})."
+                ).format(why=cause)
             )
         else:
-            print(f"The training stopped: {type(error).__name__}: {cause}")
+            print(_("The training stopped: {kind}: {cause}").format(kind=kind, cause=cause))
 
 
 def compare(**models) -> None:
@@ -148,7 +154,7 @@ def compare(**models) -> None:
     from course.experiments import WORKSHOP
 
     rows = [
-        "| method | best epoch, accuracy % | last epoch % | the workshop's % |",
+        _("| method | best epoch, accuracy % | last epoch % | the workshop's % |"),
         "|---|---:|---:|---:|",
     ]
     for name, model in models.items():
@@ -158,11 +164,11 @@ def compare(**models) -> None:
             f"| {name} | {100 * max(accuracy):.2f} | {100 * accuracy[-1]:.2f} |"
             f" {'-' if workshop is None else f'{workshop:.2f}'} |"
         )
-    budget = os.environ.get("COURSE_BUDGET", "quick")
-    _show(
-        f"**Trained in this notebook**, {budget} budget (the workshop's numbers are its full"
-        " protocol: 15 epochs a phase on 50,000 / 5,000 images)\n\n" + "\n".join(rows)
-    )
+    heading = _(
+        "**Trained in this notebook**, {budget} budget (the workshop's numbers are its full"
+        " protocol: 15 epochs a phase on 50,000 / 5,000 images)"
+    ).format(budget=os.environ.get("COURSE_BUDGET", "quick"))
+    _show(heading + "\n\n" + "\n".join(rows))
 
 
 def _quietly(function: Callable, *args, **kwargs):

@@ -63,23 +63,13 @@ FINE_TUNE = """\
     {name}.fit(labelled, validation_data=test, epochs=budget.epochs)"""
 
 TRAIN_YOURSELF = {
-    "lab1": (
-        "Lab 1's classifier on the labelled images, trained by Keras' `fit`: your pipeline feeds"
-        " it, your backbone and head make it. The test accuracy after each epoch is"
-        " `val_accuracy`.",
-        f"""\
+    "lab1": f"""\
 with says_what_to_fix():
 {LABELLED}
     classifier = compile_classifier(build_classifier(build_backbone(), 10))
     classifier.fit(labelled, validation_data=test, epochs=budget.epochs)
     compare(supervised=classifier)""",
-    ),
-    "lab2": (
-        "Self-supervised pretraining in two `fit`s. First the rotation model learns, on the"
-        " unlabelled images, which way is up: the labels are free, made by your"
-        " `make_rotation_dataset`. Then `transfer` puts a new head on the same backbone and"
-        " fine-tunes it on the labelled images, beside a backbone that starts from scratch.",
-        f"""\
+    "lab2": f"""\
 from lab1_supervised import build_backbone, build_classifier, make_pipeline
 
 with says_what_to_fix():
@@ -94,15 +84,7 @@ with says_what_to_fix():
     supervised = compile_classifier(build_classifier(build_backbone(), 10))
     supervised.fit(labelled, validation_data=test, epochs=budget.epochs)
     compare(supervised=supervised, rotation=rotation)""",
-    ),
-    "lab3": (
-        "Both pretexts, pretrained by `fit` on the unlabelled images, then transferred. The patch"
-        " encoder is your backbone built for 20 x 20 patches; `patch_dataset` upscales each image"
-        " x3 and cuts its grid with your `extract_patches` (jittered: a random offset per patch,"
-        " so that lines running across the gap give nothing away), then your"
-        " `relative_position_pairs` or `jigsaw_batch` makes the task. The encoder's weights fit"
-        " the 32 x 32 backbone as they are.",
-        f"""\
+    "lab3": f"""\
 from lab1_supervised import build_backbone, build_classifier, make_pipeline, standardize
 from lab2_rotation import transfer
 
@@ -132,13 +114,7 @@ with says_what_to_fix():
     supervised = compile_classifier(build_classifier(build_backbone(), 10))
     supervised.fit(labelled, validation_data=test, epochs=budget.epochs)
     compare(supervised=supervised, context=context, jigsaw=jigsaw)""",
-    ),
-    "lab4": (
-        "SimCLR is `fit` too: `ContrastivePretraining` is a small `keras.Model` whose"
-        " `train_step` calls your `contrastive_step` on each batch of unlabelled images (as"
-        " keras.io's SimCLR and SimSiam examples do). Then `transfer` fine-tunes the backbone on"
-        " the labelled images.",
-        f"""\
+    "lab4": f"""\
 from lab1_supervised import build_backbone, build_classifier, make_pipeline, standardize
 from lab2_rotation import transfer
 
@@ -160,10 +136,40 @@ with says_what_to_fix():
     supervised = compile_classifier(build_classifier(build_backbone(), 10))
     supervised.fit(labelled, validation_data=test, epochs=budget.epochs)
     compare(supervised=supervised, simclr=simclr)""",
-    ),
 }
-"""Lab -> the "train it yourself" section: what it shows, and its one training cell, written
-with the notebook's own functions (a stub or an error ends it in a line)."""
+"""Lab -> the "train it yourself" section's one training cell, written with the notebook's own
+functions (a stub or an error ends it in a line); `train_yourself_text` says what it shows."""
+
+
+def train_yourself_text(lab_key: str) -> str:
+    """The markdown that opens a lab's "train it yourself" section, in the current language."""
+    return {
+        "lab1": _(
+            "Lab 1's classifier on the labelled images, trained by Keras' `fit`: your pipeline"
+            " feeds it, your backbone and head make it. The test accuracy after each epoch is"
+            " `val_accuracy`."
+        ),
+        "lab2": _(
+            "Self-supervised pretraining in two `fit`s. First the rotation model learns, on the"
+            " unlabelled images, which way is up: the labels are free, made by your"
+            " `make_rotation_dataset`. Then `transfer` puts a new head on the same backbone and"
+            " fine-tunes it on the labelled images, beside a backbone that starts from scratch."
+        ),
+        "lab3": _(
+            "Both pretexts, pretrained by `fit` on the unlabelled images, then transferred. The"
+            " patch encoder is your backbone built for 20 x 20 patches; `patch_dataset` upscales"
+            " each image x3 and cuts its grid with your `extract_patches` (jittered: a random"
+            " offset per patch, so that lines running across the gap give nothing away), then"
+            " your `relative_position_pairs` or `jigsaw_batch` makes the task. The encoder's"
+            " weights fit the 32 x 32 backbone as they are."
+        ),
+        "lab4": _(
+            "SimCLR is `fit` too: `ContrastivePretraining` is a small `keras.Model` whose"
+            " `train_step` calls your `contrastive_step` on each batch of unlabelled images (as"
+            " keras.io's SimCLR and SimSiam examples do). Then `transfer` fine-tunes the backbone"
+            " on the labelled images."
+        ),
+    }[lab_key]
 
 
 def repository() -> str:
@@ -216,11 +222,11 @@ def install_cell(lab: registry.Lab) -> str:
         " {folder}/."
     ).format(folder=folder)
     data = _(
-        "# The data, as `course experiment --data` takes it: \"tfds\" (downloaded on first use)"
+        '# The data, as `course experiment --data` takes it: "tfds" (downloaded on first use)'
         " or a folder\n# in the image-folder layout. Set COURSE_DATA, or write the folder here."
     )
     quietly = _("quietly: TensorFlow's start-up log lines say nothing to act on")
-    return f'''{colab}
+    return f"""{colab}
 import os
 import subprocess
 import sys
@@ -240,7 +246,7 @@ from course.quiet import start_tensorflow
 start_tensorflow()  # {quietly}
 
 {data}
-DATA = os.environ.get("COURSE_DATA", "tfds")'''
+DATA = os.environ.get("COURSE_DATA", "tfds")"""
 
 
 def lab_notebook(source: str, lab_key: str, path: str) -> str:
@@ -282,9 +288,9 @@ def lab_notebook(source: str, lab_key: str, path: str) -> str:
             if exercise.key in FIGURES:
                 cells.append(_code(FIGURES[exercise.key], demo=True))
     if lab_key in TRAIN_YOURSELF:
-        text, code = TRAIN_YOURSELF[lab_key]
+        text, code = train_yourself_text(lab_key), TRAIN_YOURSELF[lab_key]
         cells += [
-            _markdown(f"## Train it yourself\n\n{text}"),
+            _markdown(_("## Train it yourself") + f"\n\n{text}"),
             _code(DATA_CELL, demo=True),
             _code(code, demo=True),
         ]
