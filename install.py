@@ -9,7 +9,7 @@
    is no package manager, or no Linux, one line says what to do. Kernel settings (user
    namespaces) are never changed here: the preflight prints the exact command, for whoever owns
    the machine to decide.
-4. In the staff's checkout, `solutions/`, `tests/` and `.git` readable by their owner only: the
+4. In the staff's checkout, the folders `solutions/`, `tests/` and `.git` closed to others: the
    grader's uid fallback (student code as uid 65534, where namespaces are refused) refuses to
    grade while others can read them, and a fresh clone's can.
 5. The preflight (`course doctor`): what is still missing and the command that fixes it. Exit 1
@@ -77,18 +77,16 @@ def bubblewrap(machine: preflight.Machine, run: Run = _run) -> str:
 
 
 def private(root: Path = HERE) -> list[Path]:
-    """Makes the reference solutions, the checks and .git readable by their owner only (what the
-    grader's uid fallback requires); returns the paths changed."""
+    """Makes the reference solutions, the checks and .git private to their owner (what the
+    grader's uid fallback requires); returns the paths changed. Only the three folders
+    themselves: a folder others cannot enter hides everything in it, and the files keep their
+    modes (a copy of a solution handed to a sandbox, or a file rewritten by `course release`,
+    stays readable as before)."""
     changed = []
     for top in (root / "solutions", root / "tests", root / ".git"):
-        if not top.exists():
-            continue
-        for folder, folders, files in os.walk(top):
-            for path in [folder, *(os.path.join(folder, name) for name in folders + files)]:
-                mode = os.lstat(path).st_mode
-                if mode & 0o077 and not os.path.islink(path):
-                    os.chmod(path, mode & ~0o077)
-                    changed.append(Path(path))
+        if top.exists() and not top.is_symlink() and top.stat().st_mode & 0o077:
+            top.chmod(top.stat().st_mode & ~0o077)
+            changed.append(top)
     return changed
 
 
@@ -110,7 +108,7 @@ def main(run: Run = _run, machine: preflight.Machine | None = None) -> int:
             print(f"install.py: {trouble}", file=sys.stderr)
     if staff and os.name == "posix":
         if private():
-            print("install.py: solutions/, tests/ and .git are now readable by you only")
+            print("install.py: solutions/, tests/ and .git are now closed to other users")
     # The preflight in the installed environment: what it finds is what the tests will meet.
     status = run([str(python), "-m", "course", "doctor"])
     if status == 0:

@@ -178,11 +178,14 @@ def test_the_install_makes_the_solutions_private(tmp_path):
         (tmp_path / name).write_text("x\n")
         (tmp_path / name).chmod(0o644)
     (tmp_path / "solutions").chmod(0o755)
+    (tmp_path / "tests").chmod(0o755)
     changed = installer.private(tmp_path)
-    assert tmp_path / "solutions" / "lab1.py" in changed
-    for name in ("solutions", "solutions/lab1.py", "tests", "tests/autograder/x.py"):
-        assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
-    assert (tmp_path / "labs" / "lab1.py").stat().st_mode & 0o777 == 0o644
+    assert changed == [tmp_path / "solutions", tmp_path / "tests"]
+    for name in ("solutions", "tests"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o700, name
+    # The files keep their modes: a copy handed to a sandbox stays readable there.
+    for name in ("solutions/lab1.py", "tests/autograder/x.py", "labs/lab1.py"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
     assert installer.private(tmp_path) == []  # twice: nothing more to do
 
     from course.grading.sandbox import exposed
