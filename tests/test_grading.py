@@ -224,6 +224,25 @@ def test_unique_names():
     assert unique_names([Path("x/sub"), Path("x/sub")]) == ["x-sub-1", "x-sub-2"]
 
 
+@pytest.mark.parametrize(
+    "folders",
+    [
+        ["a/x", "b/x", "c/a-x", "d/a-x-1"],  # a made-unique name equal to another folder's
+        ["x/sub", "x/sub", "y/x-sub-1"],
+        ["p/Alice", "q/alice"],  # one report file on a case-insensitive disk
+        ["a/x", "a/x", "b/a-x", "c/a-x-1", "d/a-x-2", "e/a-x-1-1"],
+    ],
+)
+def test_unique_names_never_collide_whatever_the_folders_are_called(folders):
+    """Every submission gets its own report file: no two names are alike, even up to case."""
+    from course.grading.reports import json_paths
+
+    names = unique_names([Path(folder) for folder in folders])
+    assert len({name.casefold() for name in names}) == len(folders), names
+    assert len(set(json_paths("out/", names).values())) == len(folders)
+    assert len(set(json_paths("results.json", names).values())) == len(folders)
+
+
 # -- the command line
 # ------------------------------------------------------------------------------
 

@@ -124,22 +124,34 @@ def printable(text: str, keep: str = "") -> str:
 
 
 def unique_names(folders: list[Path]) -> list[str]:
-    """Display names: each folder's name (control characters replaced), made unique with its
-    parents' names or a number."""
+    """Display names, which also name the report files: each folder's name (control characters
+    replaced), with its parent's name where two folders share a name, and a number where that is
+    not enough. No two names are alike even up to case (a report file per submission on any
+    disk), and a number never turns a name into another folder's: `a/x`, `b/x`, `c/a-x` and
+    `d/a-x-1` are `a-x-2`, `b-x`, `a-x-3` and `a-x-1`."""
     plain = [printable(folder.name or str(folder)) for folder in folders]
+    folded = Counter(name.casefold() for name in plain)
     names = [
         (
             f"{printable(folder.parent.name)}-{name}"
-            if plain.count(name) > 1 and folder.parent.name
+            if folded[name.casefold()] > 1 and folder.parent.name
             else name
         )
-        for name, folder in zip(plain, folders, strict=False)
+        for name, folder in zip(plain, folders, strict=True)
     ]
-    counts, seen = Counter(names), Counter()
+    counts = Counter(name.casefold() for name in names)
+    # A name held by one folder alone is its own; the numbered ones avoid all of those.
+    taken = {name.casefold() for name in names if counts[name.casefold()] == 1}
     unique = []
     for name in names:
-        seen[name] += 1
-        unique.append(f"{name}-{seen[name]}" if counts[name] > 1 else name)
+        if counts[name.casefold()] == 1:
+            unique.append(name)
+            continue
+        number = 1
+        while f"{name}-{number}".casefold() in taken:
+            number += 1
+        taken.add(f"{name}-{number}".casefold())
+        unique.append(f"{name}-{number}")
     return unique
 
 
