@@ -450,3 +450,22 @@ def test_labs_and_solutions_are_the_tas_own_folders_where_they_exist(tmp_path, m
     (tmp_path / "labs").mkdir()
     monkeypatch.chdir(tmp_path)
     assert impl_dir("labs") == tmp_path / "labs" and impl_dir("solutions") == ROOT / "solutions"
+
+
+def test_the_grading_plugin_is_loaded_only_by_the_grader(tmp_path):
+    """A pytest run in an environment where the course is installed gets none of the grader's
+    options or fixtures (`lab`, `judge`, `reference`): only the grader's runs load the plugin."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_mine.py").write_text("def test_lab(lab):\n    pass\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert "fixture 'lab' not found" in result.stdout, result.stdout[-2000:]
+    helped = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert "--grade-results" not in helped.stdout

@@ -186,6 +186,8 @@ def test_hostile_submission_gets_what_its_honest_part_earns(batch, name):
         for test in tests:
             if test["status"] == "failed" and says:
                 assert says in test["output"], (test["number"], test["output"])
+    if case.note:
+        assert case.note in data["output"], data["output"][:2000]
     if case.problem:
         assert case.problem in row["problems"], row["problems"]
     elif name not in ("corrupt_channel", "resources"):

@@ -20,8 +20,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from course.files import atomic_write
-from course.grading.grade import lab_problems, printable
-from course.grading.runner import LabResult, TestResult
+from course.grading.results import LabResult, TestResult, lab_problems
+from course.grading.text import printable
 
 WIDTH = 100  # terminal lines
 MESSAGE_LINES = 10  # lines of one failure message in the terminal
@@ -105,6 +105,7 @@ def text_report(submission, verbose: bool = False, student: bool = False) -> str
             " reference solutions)"
         )
     lines.append(f"  isolation: {isolation_words(submission.isolation)}")
+    lines += [f"    not held: {gap}" for gap in isolation_gaps(submission.isolation)]
     lines.append(total)
     if summary:
         lines.append(summary)
@@ -241,6 +242,18 @@ def isolation_words(level: str) -> str:
     return describe(level) if level in LEVELS else level
 
 
+def isolation_gaps(levels: str) -> list[str]:
+    """What the isolation levels that graded a submission ("namespaces", or "uid, none") could
+    not hold on this machine (`sandbox.unkept`): every report says it."""
+    from course.grading.sandbox import LEVELS, unkept
+
+    gaps: list[str] = []
+    for level in levels.split(", "):
+        if level in LEVELS:
+            gaps += [gap for gap in unkept(level) if gap not in gaps]
+    return gaps
+
+
 def _shown(tests: list[TestResult]) -> str:
     """Points of the public checks, and of the hidden ones only as a maximum: Gradescope shows
     this text at once, the hidden checks' outcomes only once the grades are published."""
@@ -258,6 +271,7 @@ def summary_text(submission) -> str:
     lines = [f"Total: {_shown(submission.tests)}"]
     lines += [f"Note: {note}" for note in submission.notes]
     lines.append(f"Isolation: {isolation_words(submission.isolation)}")
+    lines += [f"  Not held: {gap}" for gap in isolation_gaps(submission.isolation)]
     for lab in submission.labs:
         lines.append(f"{lab.lab}: {_shown(lab.tests)}")
         lines += [f"  Problem: {problem}" for problem in _problems(lab)]
@@ -311,6 +325,7 @@ def gradescope(submission) -> dict:
         "extra_data": {
             "submission": submission.name,
             "isolation": submission.isolation,
+            "isolation_gaps": isolation_gaps(submission.isolation),
             "labs": {
                 lab.lab: {
                     "score": lab.score,
