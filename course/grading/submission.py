@@ -402,11 +402,13 @@ class Submission:
                 self.fatal = error
             raise error from None
         except (EOFError, CodecError) as failure:
-            sandboxed = self.isolation == "namespaces"
+            sandboxed, returncode = self.isolation == "namespaces", None
             if self._forked and isinstance(failure, EOFError):
-                returncode, sandboxed = self._child_exit(), False
-                if returncode is None:  # neither the child nor its worker said how it ended
-                    failure = CodecError("the channel was closed")
+                # The lab's child ended; its worker says how, unless the child took it along
+                # (then the whole sandbox ended, and says how).
+                returncode = self._child_exit()
+            if returncode is not None:
+                sandboxed = False  # the worker's own waitpid status, not bubblewrap's
             else:
                 try:
                     returncode = (
