@@ -381,15 +381,32 @@ def _watch(
     """Waits for the grader's order to end the lab `child` grades, or for the child to end."""
     import select
 
-    pidfd = os.pidfd_open(child)
+    try:
+        pidfd = os.pidfd_open(child)
+    except (OSError, AttributeError):  # Linux before 5.3: the child's end is polled for
+        pidfd = None
     exited = None
     while True:
-        watched = [orders] if exited is not None else [orders, pidfd]
-        ready = select.select(watched, [], [])[0]
-        if pidfd in ready:
+        if exited is not None:
+            ready = select.select([orders], [], [])[0]
+        elif pidfd is not None:
+            ready = select.select([orders, pidfd], [], [])[0]
+        else:
+            ready = select.select([orders], [], [], 0.05)[0]
+            pid, status = os.waitpid(child, os.WNOHANG)
+            if pid:
+                exited = os.waitstatus_to_exitcode(status)
+        if exited is None and pidfd is not None and pidfd in ready:
             exited = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+        if exited is not None and not ready:
             _end_strays(child, private)
             write_message(answers, {"exited": exited})
+            continue
+        if pidfd is not None and pidfd in ready:
+            _end_strays(child, private)
+            write_message(answers, {"exited": exited})
+            continue
+        if not ready:
             continue
         try:
             order = read_message(orders)
@@ -405,7 +422,8 @@ def _watch(
             _end_strays(child, private)
             _wipe_scratch(scratch, private)
             _drain(request_fd)
-            os.close(pidfd)
+            if pidfd is not None:
+                os.close(pidfd)
             write_message(answers, {"ended": True})
             return
 
