@@ -99,6 +99,8 @@ def main() -> int:
                     "--collect-only",
                     "-q",
                     "-p",
+                    "course.grading.plugin",
+                    "-p",
                     "no:cacheprovider",
                     f"tests/autograder/test_{registry.lab(args.check_lab).module}.py",
                 ],

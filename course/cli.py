@@ -151,13 +151,13 @@ def _add_experiment_parser(commands) -> None:
 
 
 def grade(args: argparse.Namespace) -> int:
-    from course.grading.grade import run
+    from course.grading.cli import run
 
     return run(args)
 
 
 def check(args: argparse.Namespace) -> int:
-    from course.grading.grade import run
+    from course.grading.cli import run
 
     return run(args, check=True)
 
@@ -250,7 +250,7 @@ def _add_hint_parser(commands) -> None:
 
 
 def _add_grading_parsers(commands) -> None:
-    from course.grading.grade import add_arguments  # argparse only: no TensorFlow, no student code
+    from course.grading.cli import add_arguments  # argparse only: no TensorFlow, no student code
 
     gra = commands.add_parser(
         "grade",

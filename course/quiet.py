@@ -42,11 +42,17 @@ def quietly(action: Callable[[], T]) -> T:
                 os.write(2, log.read()[-20000:])
 
 
-def _start():
+def _import():
     import keras  # noqa: F401
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def _first_operation():
+    import tensorflow as tf
+
     # TensorFlow looks for devices, and logs about it, on its first operation.
     tf.constant(0.0) + 1.0
     return tf
@@ -57,4 +63,18 @@ def start_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    return quietly(_start)
+    quietly(_import)
+    return quietly(_first_operation)
+
+
+def import_tensorflow():
+    """Imports TensorFlow and Keras quietly, without running an operation: a process that will
+    fork must not have started TensorFlow's thread pools (a child forked after the first
+    operation hangs on its own first one). Returns `tensorflow`."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return quietly(_import)
+
+
+def first_operation():
+    """Runs TensorFlow's first operation quietly (after `import_tensorflow`, in a forked child)."""
+    return quietly(_first_operation)

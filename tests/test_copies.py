@@ -5,7 +5,7 @@ environment and run as its users run it.
 One virtual environment serves both (installing TensorFlow takes a minute or two): each test
 installs its own copy of the course into it with `pip install -e`, as its users do. It is made
 from the system's Python where there is one, in a folder every user may enter, as on Gradescope's
-image, so that the grader's `uid` level (student code as uid 65534) can run it too.
+image, so that the grader's `uid` level (student code as a uid of its own) can run it too.
 """
 
 from __future__ import annotations
@@ -236,8 +236,8 @@ def test_the_gradescope_bundle_grades_a_submission(tmp_path, fresh_root):
         assert re.match(r"lab1\.\w+: ", test["name"]) and test["status"] == "passed", test
     assert "namespaces" in results["output"] or "uid" in results["output"], results["output"]
 
-    # A container that refuses user namespaces: student code runs as uid 65534, which setup.sh
-    # has kept out of the solutions and the checks.
+    # A container that refuses user namespaces: student code runs as a uid of its own, which
+    # setup.sh has kept out of the solutions and the checks.
     assert (source / "solutions").stat().st_mode & 0o077 == 0
     assert (source / "tests").stat().st_mode & 0o077 == 0
     if os.geteuid() == 0 and SYSTEM_PYTHON.is_file():

@@ -224,6 +224,25 @@ def test_unique_names():
     assert unique_names([Path("x/sub"), Path("x/sub")]) == ["x-sub-1", "x-sub-2"]
 
 
+@pytest.mark.parametrize(
+    "folders",
+    [
+        ["a/x", "b/x", "c/a-x", "d/a-x-1"],  # a made-unique name equal to another folder's
+        ["x/sub", "x/sub", "y/x-sub-1"],
+        ["p/Alice", "q/alice"],  # one report file on a case-insensitive disk
+        ["a/x", "a/x", "b/a-x", "c/a-x-1", "d/a-x-2", "e/a-x-1-1"],
+    ],
+)
+def test_unique_names_never_collide_whatever_the_folders_are_called(folders):
+    """Every submission gets its own report file: no two names are alike, even up to case."""
+    from course.grading.reports import json_paths
+
+    names = unique_names([Path(folder) for folder in folders])
+    assert len({name.casefold() for name in names}) == len(folders), names
+    assert len(set(json_paths("out/", names).values())) == len(folders)
+    assert len(set(json_paths("results.json", names).values())) == len(folders)
+
+
 # -- the command line
 # ------------------------------------------------------------------------------
 
@@ -431,3 +450,22 @@ def test_labs_and_solutions_are_the_tas_own_folders_where_they_exist(tmp_path, m
     (tmp_path / "labs").mkdir()
     monkeypatch.chdir(tmp_path)
     assert impl_dir("labs") == tmp_path / "labs" and impl_dir("solutions") == ROOT / "solutions"
+
+
+def test_the_grading_plugin_is_loaded_only_by_the_grader(tmp_path):
+    """A pytest run in an environment where the course is installed gets none of the grader's
+    options or fixtures (`lab`, `judge`, `reference`): only the grader's runs load the plugin."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_mine.py").write_text("def test_lab(lab):\n    pass\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert "fixture 'lab' not found" in result.stdout, result.stdout[-2000:]
+    helped = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert "--grade-results" not in helped.stdout

@@ -186,6 +186,8 @@ def test_hostile_submission_gets_what_its_honest_part_earns(batch, name):
         for test in tests:
             if test["status"] == "failed" and says:
                 assert says in test["output"], (test["number"], test["output"])
+    if case.note:
+        assert case.note in data["output"], data["output"][:2000]
     if case.problem:
         assert case.problem in row["problems"], row["problems"]
     elif name not in ("corrupt_channel", "resources"):
@@ -305,9 +307,9 @@ def test_the_sandbox_adds_little_to_a_start():
     os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
     reason="needs root and a system Python",
 )
-def test_the_uid_fallback_runs_as_nobody_in_its_own_scratch(tmp_path):
+def test_the_uid_fallback_runs_as_its_own_uid_in_its_own_scratch(tmp_path):
     """The `uid` level, shown with the system's Python (the project's may sit in a private
-    folder)."""
+    folder): a uid of its own (never 65534, which others use), no groups."""
     private = tmp_path / "solutions"
     private.mkdir(mode=0o700)
     (private / "lab1_supervised.py").write_text("secret = 1\n")
@@ -329,8 +331,9 @@ for path in ({str(private / "lab1_supervised.py")!r}, {str(ROOT / "README.md")!r
     finally:
         box.close()
     assert result.returncode == 0, result.stderr
+    assert box.uid in sandbox.PRIVATE_UIDS
     assert result.stdout.splitlines() == [
-        "65534 65534 [] True",
+        f"{box.uid} {box.uid} [] True",
         "PermissionError",
         "PermissionError",
     ]

@@ -135,13 +135,18 @@ def write_message(fd: int, obj: Any) -> None:
         view = view[written:]
 
 
-def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+def _read_exactly(fd: int, size: int, deadline: float | None, abort: int | None = None) -> bytes:
     chunks, remaining = [], size
     while remaining:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if deadline is not None or abort is not None:
+            left = None if deadline is None else deadline - time.monotonic()
+            watched = [fd] if abort is None else [fd, abort]
+            expired = left is not None and left <= 0
+            ready = [] if expired else select.select(watched, [], [], left)[0]
+            if not ready:
                 raise TimeoutError
+            if fd not in ready:  # `abort` has something to say first: the writer has ended
+                raise EOFError
         chunk = os.read(fd, min(remaining, 1 << 20))
         if not chunk:
             raise EOFError
@@ -150,10 +155,17 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def read_message(fd: int, deadline: float | None = None, limit: int = 1 << 30, tensor=None) -> Any:
+def read_message(
+    fd: int,
+    deadline: float | None = None,
+    limit: int = 1 << 30,
+    tensor=None,
+    abort: int | None = None,
+) -> Any:
     """Reads one message; `TimeoutError` past `deadline` (monotonic), `EOFError` if the writer
-    died."""
-    (size,) = struct.unpack("<Q", _read_exactly(fd, 8, deadline))
+    died, or if the descriptor `abort` becomes readable first (the writer's parent says it
+    ended)."""
+    (size,) = struct.unpack("<Q", _read_exactly(fd, 8, deadline, abort))
     if size > limit:
         raise CodecError(f"a message of {size} bytes is larger than the limit of {limit}")
-    return decode(_read_exactly(fd, size, deadline), tensor)
+    return decode(_read_exactly(fd, size, deadline, abort), tensor)

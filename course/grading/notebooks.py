@@ -1,17 +1,21 @@
 """Notebook submissions: a lab handed in as `labN_<name>.ipynb` instead of the `.py`.
 
-It is graded from its code cells in order (the contract, "Notebook submissions"): lines that start
-with `%` or `!` (IPython magics, shell escapes) are dropped, and cells tagged `demo` (cell
-metadata `tags`) are skipped, so that a notebook grades exactly as the same code in a `.py`. The
-notebook is read as untrusted JSON; nothing of it runs here. Where a lab's folder holds both forms
-(the students' labs/ does, as released) the one holding the student's work is graded
-(`graded_form`).
+It is graded from its code cells in order (the contract, "Notebook submissions"), each turned into
+Python as IPython turns it (`IPython.core.inputtransformer2.TransformerManager`, the kernel's own:
+a line inside brackets that starts with `%` or `!=` is code), its magics and shell escapes then
+dropped; cells tagged `demo` (cell metadata `tags`) are skipped, so that a notebook grades exactly
+as the same code in a `.py`. The worker runs the cells one by one (`cell_plan`), with the names a
+kernel provides (`course.grading.kernel`): a cell that defines no exercise and fails costs
+nothing, as in Jupyter. The notebook is read as untrusted JSON; nothing of it runs here. Where a
+lab's folder holds both forms (the students' labs/ does, as released) the one holding the
+student's work is graded (`graded_form`).
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +27,48 @@ class NotebookError(ValueError):
 
 
 def notebook_source(path: Path) -> str:
-    """The Python source of the notebook at `path`: its code cells, in order, joined."""
+    """The Python source of the notebook at `path`: its code cells, in order, joined (a blank line
+    between two cells)."""
+    return join_cells(notebook_cells(path))
+
+
+def join_cells(cells: list[str]) -> str:
+    return "\n\n".join(cells) + "\n"
+
+
+# Cell magics whose body is Python that a kernel runs in the notebook's namespace; the body of any
+# other (%%bash, %%html, %%writefile, ...) is not Python, and the cell is dropped.
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
+# A line that IPython turned into a call of its shell (a statement of its own): dropped.
+_MAGIC_CALL = re.compile(r"get_ipython\(\)\.(run_line_magic|system|getoutput)\(.*\)\s*")
+
+
+def python_of_cell(text: str) -> str:
+    """A code cell's text as the Python a kernel runs, its magics and shell escapes dropped."""
+    lines = text.splitlines()
+    if lines and lines[0].startswith("%%"):
+        magic = lines[0][2:].split(maxsplit=1)[0] if lines[0][2:].strip() else ""
+        if magic not in PYTHON_CELL_MAGICS:
+            return ""
+        text = "\n".join(lines[1:])
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        python = TransformerManager().transform_cell(text)
+    except Exception:  # noqa: BLE001  (IPython's own failure: the cell is graded as written)
+        python = text
+    kept = []
+    for line in python.splitlines():
+        if _MAGIC_CALL.fullmatch(line):
+            continue  # a magic or a shell escape at the top level of the cell
+        if _MAGIC_CALL.fullmatch(line.strip()):
+            line = line[: len(line) - len(line.lstrip())] + "pass"  # inside a block
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def notebook_cells(path: Path) -> list[str]:
+    """The Python of each graded code cell of the notebook at `path`, in order."""
     name = path.name
     if path.is_symlink():  # it is read by the grader, which may read other students' files
         raise NotebookError(f"{name} is a symbolic link: hand in the notebook itself")
@@ -49,12 +94,53 @@ def notebook_source(path: Path) -> str:
         if isinstance(tags, list) and "demo" in tags:
             continue
         source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
-        kept = [line for line in text.splitlines() if not line.lstrip().startswith(("%", "!"))]
-        sources.append("\n".join(kept))
+        text = "".join(map(str, source)) if isinstance(source, list) else str(source)
+        sources.append(python_of_cell(text))
     if not any(source.strip() for source in sources):
         raise NotebookError(f"{name} has no code cells: write the lab's functions in code cells")
-    return "\n\n".join(sources) + "\n"
+    return sources
+
+
+def cell_plan(cells: list[str], exercises: Sequence[str]) -> list[tuple[int, int, bool]]:
+    """Where each cell is in `join_cells(cells)`: (first line, last line, whether it may fail).
+    A cell may fail, at no cost, when it defines no exercise (as in Jupyter, where a failing
+    demo or plot cell leaves the functions defined above it)."""
+    plan, line = [], 1
+    for cell in cells:
+        count = cell.count("\n") + 1
+        plan.append((line, line + count - 1, not _defines(cell, exercises)))
+        line += count + 1  # the blank line between two cells
+    return plan
+
+
+def _defines(cell: str, exercises: Sequence[str]) -> bool:
+    """Whether the cell binds an exercise's name at its top level (or, where it is not valid
+    Python, mentions defining one)."""
+    try:
+        tree = ast.parse(cell)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return any(re.search(rf"\b(def|class)\s+{re.escape(name)}\b", cell) for name in exercises)
+    bound = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            bound |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        else:  # a statement that holds definitions (if, try, with, for): count what it binds
+            bound |= {
+                n.name
+                for n in ast.walk(node)
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            }
+            bound |= {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+    return bool(bound & set(exercises))
 
 
 def _program(source: str) -> str | None:

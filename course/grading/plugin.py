@@ -27,12 +27,22 @@ import json
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 from course import ROOT, registry
-from course.grading.notebooks import NotebookError, graded_form, notebook_source, untouched
+from course.grading.notebooks import (
+    NotebookError,
+    cell_plan,
+    graded_form,
+    join_cells,
+    notebook_cells,
+    untouched,
+)
+from course.grading.protocol import LIMITS, ErrorKind
 from course.grading.scan import solution_references
 from course.grading.submission import StudentCodeError, Submission
 from course.impl import impl_dir
@@ -44,7 +54,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("course grading")
     group.addoption(
         "--impl",
-        # The students' copy has no solutions/: there `pytest tests/autograder` checks labs/.
+        # The students' copy has no solutions/: there `pytest -p course.grading.plugin
+        # tests/autograder` checks labs/.
         default="solutions" if (ROOT / "solutions").is_dir() else "labs",
         help="the implementation graded: solutions, labs or a folder (default: solutions)",
     )
@@ -56,11 +67,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--call-timeout",
         type=float,
-        default=30.0,
+        default=LIMITS.call_timeout,
         help="seconds one call of student code may take",
     )
     group.addoption(
-        "--import-timeout", type=float, default=60.0, help="seconds the import of a lab may take"
+        "--import-timeout",
+        type=float,
+        default=LIMITS.import_timeout,
+        help="seconds the import of a lab may take"
     )
     group.addoption(
         "--wall-limit",
@@ -110,22 +124,46 @@ def _variant(item: pytest.Item) -> str | None:
     return getattr(item, "callspec", None) and item.callspec.params.get("lab")
 
 
+@dataclass
+class GradingRun:
+    """The plugin's state for one pytest run, in one object under `config.stash[RUN]` (as
+    pytest's junitxml keeps its own): the verdict file, the running workers by role ("lab",
+    "judge", "variants"), when each lab's grading started, the labs that ran past their wall
+    limit, and the folder where notebooks are written out as .py files."""
+
+    results: IO[str] | None = None
+    workers: dict[str, Submission] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)  # lab -> time.monotonic()
+    over_limit: set[str] = field(default_factory=set)
+    notebooks: Path | None = None
+
+    def emit(self, record: dict) -> None:
+        """Writes one verdict record, at once (a run cut short loses nothing written)."""
+        if self.results:
+            self.results.write(json.dumps(record) + "\n")
+
+
+RUN = pytest.StashKey[GradingRun]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "grade(exercise, points): an autograder check worth `points` for `exercise`"
     )
     path = config.getoption("--grade-results")
-    config._grade_results = open(path, "a", buffering=1) if path else None  # noqa: SIM115
+    config.stash[RUN] = GradingRun(
+        results=open(path, "a", buffering=1) if path else None  # noqa: SIM115
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if getattr(config, "_grade_results", None):
-        config._grade_results.close()
+    run = config.stash.get(RUN, None)
+    if run is not None and run.results:
+        run.results.close()
 
 
 def _emit(config: pytest.Config, record: dict) -> None:
-    if config._grade_results:
-        config._grade_results.write(json.dumps(record) + "\n")
+    config.stash[RUN].emit(record)
 
 
 def is_hidden(module) -> bool:
@@ -219,6 +257,23 @@ _INFO = pytest.StashKey[dict]()
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A hidden check's output is its own: kept out of the lab's output (shown at once) and put
+    in the check's report, which is hidden as the check is."""
+    lab = getattr(item, "funcargs", {}).get("lab")
+    if not (isinstance(lab, Submission) and _INFO in item.stash and item.stash[_INFO]["hidden"]):
+        return (yield)
+    lab.hide_output()
+    try:
+        return (yield)
+    finally:
+        item.stash[_HIDDEN_PRINTED] = lab.hidden_printed()
+
+
+_HIDDEN_PRINTED = pytest.StashKey[tuple]()
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if (
@@ -234,11 +289,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     )
     if call.excinfo is not None:
         error = call.excinfo.value
-        if isinstance(error, StudentCodeError) and error.kind == "over_limit":
+        if isinstance(error, StudentCodeError) and error.kind == ErrorKind.OVER_LIMIT:
             # This check and the lab's later ones are "not run", as the lab's problem says.
             lab_key = item.module.LAB
-            if lab_key not in item.config.stash[_OVER_LIMIT]:
-                item.config.stash[_OVER_LIMIT].add(lab_key)
+            if lab_key not in item.config.stash[RUN].over_limit:
+                item.config.stash[RUN].over_limit.add(lab_key)
                 _emit(item.config, {"event": "problem", "lab": lab_key, "problem": error.message})
             report.longrepr = error.message
             return report
@@ -256,6 +311,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 f"the check itself failed ({type(error).__name__}: {error}); please report this to"
                 " the course staff"
             )
+    printed_bytes, printed = item.stash.get(_HIDDEN_PRINTED, (0, ""))
+    if printed_bytes:
+        output = (
+            f"{output}\n\n" if output else ""
+        ) + f"Your code printed {printed_bytes:,} bytes during this check:\n{printed}"
     _emit(
         item.config,
         {
@@ -286,12 +346,7 @@ def _limits(config: pytest.Config) -> dict:
 def _workers(config: pytest.Config) -> dict[str, Submission]:
     """The running workers by role ("lab", "judge", "variants"): each grades the run's labs in
     turn (a lab's public and hidden modules, then the next lab)."""
-    return config.stash.setdefault(_WORKERS, {})
-
-
-_WORKERS = pytest.StashKey[dict]()
-_OVER_LIMIT = pytest.StashKey[set]()  # the labs that ran past their wall limit
-_STARTED = pytest.StashKey[dict]()  # lab -> when its grading started (time.monotonic)
+    return config.stash[RUN].workers
 
 
 @pytest.fixture(scope="module")
@@ -299,9 +354,9 @@ def judge(request: pytest.FixtureRequest) -> Submission:
     """The trusted worker: measures the student's models and runs the reference solution of this
     module's `LAB` where it is installed. It starts beside the student's worker."""
     config, lab_key = request.config, request.module.LAB
-    config.stash.setdefault(_OVER_LIMIT, set())
-    if lab_key not in config.stash.setdefault(_STARTED, {}):
-        config.stash[_STARTED][lab_key] = time.monotonic()
+    run = config.stash[RUN]
+    if lab_key not in run.started:
+        run.started[lab_key] = time.monotonic()
         _emit(config, {"event": "started", "lab": lab_key})
     solution_file = _solutions(config) / registry.LABS[lab_key].file
     reference = solution_file if solution_file.is_file() else None
@@ -344,7 +399,7 @@ def _student_submission(
     config = request.config
     folder = impl_dir(config.getoption("--impl"))
     handed_in = folder / registry.LABS[request.module.LAB].file
-    lab_file, problem = _lab_file(config, handed_in, _exercise_names(request))
+    lab_file, problem, cells = _lab_file(config, handed_in, _exercise_names(request))
     # A notebook is named as handed in; its line numbers count its code cells, joined.
     shown_name = "" if lab_file == handed_in else handed_in.with_suffix(".ipynb").name
     if worker is None:
@@ -361,13 +416,14 @@ def _student_submission(
     else:
         submission = worker
         submission.retarget(lab_file, request.module.LAB, _exercise_names(request), shown_name)
+    submission.cells = cells
     if problem:
-        submission.fatal = StudentCodeError("missing_file", problem)
+        submission.fatal = StudentCodeError(ErrorKind.MISSING_FILE, problem)
     elif lab_file.is_file() and folder != _solutions(config):
         references = solution_references(lab_file.read_text(errors="replace"))
         if references:
             submission.fatal = StudentCodeError(
-                "forbidden",
+                ErrorKind.FORBIDDEN,
                 f"{submission.name} refers to the reference solutions ({references[0]}); "
                 "a lab that reads or imports the reference solutions earns no points.",
             )
@@ -390,55 +446,53 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 def _lab_file(
     config: pytest.Config, lab_file: Path, exercises: tuple[str, ...]
-) -> tuple[Path, str]:
-    """The file to grade for `lab_file` (labN_name.py), and what is wrong with the submission's
-    form: its notebook, labN_name.ipynb, where there is one instead of the .py (or beside a .py
-    that is still the stubs), written out as the .py it grades as (`course.grading.notebooks`), in
-    a folder of its own that the run removes."""
+) -> tuple[Path, str, list | None]:
+    """The file to grade for `lab_file` (labN_name.py), what is wrong with the submission's
+    form, and for a notebook its cells (`notebooks.cell_plan`): its notebook, labN_name.ipynb,
+    is graded where there is one instead of the .py (or beside a .py that is still the stubs),
+    written out as the .py it grades as (`course.grading.notebooks`), in a folder of its own that
+    the run removes."""
     notebook = lab_file.with_suffix(".ipynb")
     if not notebook.is_file() or lab_file.is_symlink():  # the worker refuses a linked .py
-        return lab_file, ""
+        return lab_file, "", None
     python = lab_file.read_text(errors="replace") if lab_file.is_file() else None
     try:
-        source = notebook_source(notebook)
+        cells = notebook_cells(notebook)
     except NotebookError as error:
         # Beside a .py holding work, a broken notebook is not what was handed in.
-        return lab_file, "" if python and not untouched(python, exercises) else str(error)
+        return lab_file, "" if python and not untouched(python, exercises) else str(error), None
+    source = join_cells(cells)
     if python is not None:
         form = graded_form(python, source, exercises)
         if form == "py":
-            return lab_file, ""
+            return lab_file, "", None
         if form is None:
             return lab_file, (
                 f"both {lab_file.name} and {notebook.name} hold code of yours: hand in one of"
                 " them (or leave the other as released, with its stubs)"
-            )
+            ), None
     converted = _notebook_folder(config) / lab_file.name
     converted.write_text(source)
     converted.chmod(0o644)
-    return converted, ""
+    return converted, "", [list(plan) for plan in cell_plan(cells, exercises)]
 
 
 def _notebook_folder(config: pytest.Config) -> Path:
     """Where the run's notebooks are written out as .py files: one folder, so that one sandbox
     shows them all; the run removes it."""
-    if _NOTEBOOKS not in config.stash:
-        # A worker as uid 65534 must reach its files, as the sandbox's scratch.
-        folder = config.stash[_NOTEBOOKS] = Path(
-            tempfile.mkdtemp(prefix="course-notebook-", dir="/tmp")
-        )
+    run = config.stash[RUN]
+    if run.notebooks is None:
+        # A worker at the uid level must reach its files, as the sandbox's scratch.
+        folder = run.notebooks = Path(tempfile.mkdtemp(prefix="course-notebook-", dir="/tmp"))
         folder.chmod(0o711)  # its files are read by name, never listed
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
-    return config.stash[_NOTEBOOKS]
-
-
-_NOTEBOOKS = pytest.StashKey[Path]()
+    return run.notebooks
 
 
 def _finish_lab(config: pytest.Config, lab_key: str, complete: bool = False) -> None:
     """Reports what the student's code printed while `lab_key` was graded, and the lab's
     seconds; `complete`: its every check ran."""
-    started = config.stash.get(_STARTED, {}).pop(lab_key, None)
+    started = config.stash[RUN].started.pop(lab_key, None)
     worker = _workers(config).get("lab")
     if worker is not None and worker.lab_key == lab_key:
         printed, text = worker.printed()
@@ -450,7 +504,7 @@ def _finish_lab(config: pytest.Config, lab_key: str, complete: bool = False) -> 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Stops the workers, each whatever the others do (and reports a lab cut short)."""
-    for lab_key in list(session.config.stash.get(_STARTED, {})):
+    for lab_key in list(session.config.stash[RUN].started):
         _finish_lab(session.config, lab_key)
     workers = _workers(session.config)
     for role in ("lab", "variants", "judge"):

@@ -20,8 +20,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from course.files import atomic_write
-from course.grading.grade import lab_problems, printable
-from course.grading.runner import LabResult, TestResult
+from course.grading.results import LabResult, TestResult, lab_problems
+from course.grading.text import printable
 from course.i18n import _, ngettext
 
 WIDTH = 100  # terminal lines
@@ -120,6 +120,9 @@ def text_report(submission, verbose: bool = False, student: bool = False) -> str
             points=plural(sum(t.max_score for t in skipped), "point"),
         )
     lines.append(_("  isolation: {level}").format(level=isolation_words(submission.isolation)))
+    lines += [
+        _("    not held: {gap}").format(gap=gap) for gap in isolation_gaps(submission.isolation)
+    ]
     lines.append(total)
     if summary:
         lines.append(summary)
@@ -275,6 +278,18 @@ def summary_table(results, labs: list[str], seconds: float) -> str:
 # -- Gradescope ----------------------------------------------------------------------------------
 
 
+def isolation_gaps(levels: str) -> list[str]:
+    """What the isolation levels that graded a submission ("namespaces", or "uid, none") could
+    not hold on this machine (`sandbox.unkept`): every report says it."""
+    from course.grading.sandbox import LEVELS, unkept
+
+    gaps: list[str] = []
+    for level in levels.split(", "):
+        if level in LEVELS:
+            gaps += [gap for gap in unkept(level) if gap not in gaps]
+    return gaps
+
+
 def isolation_words(level: str) -> str:
     from course.grading.sandbox import LEVELS, describe
     from course.i18n import message
@@ -301,6 +316,9 @@ def summary_text(submission) -> str:
     lines = [_("Total: {points}").format(points=_shown(submission.tests))]
     lines += [_("Note: {note}").format(note=note) for note in submission.notes]
     lines.append(_("Isolation: {level}").format(level=isolation_words(submission.isolation)))
+    lines += [
+        _("  Not held: {gap}").format(gap=gap) for gap in isolation_gaps(submission.isolation)
+    ]
     for lab in submission.labs:
         lines.append(f"{lab.lab}: {_shown(lab.tests)}")
         lines += [_("  Problem: {problem}").format(problem=problem) for problem in _problems(lab)]
@@ -359,6 +377,7 @@ def gradescope(submission) -> dict:
             "submission": submission.name,
             **({"commit": commit.fields()} if commit else {}),
             "isolation": submission.isolation,
+            "isolation_gaps": isolation_gaps(submission.isolation),
             "labs": {
                 lab.lab: {
                     "score": lab.score,

@@ -18,46 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import ROOT, registry
+from course.grading.protocol import LIMITS
+from course.grading.results import LabResult, TestResult
+from course.grading.text import printable
 
 AUTOGRADER = ROOT / "tests" / "autograder"
-
-
-@dataclass
-class TestResult:
-    name: str
-    number: str
-    lab: str
-    exercise: str
-    max_score: float
-    score: float = 0.0
-    status: str = "failed"  # passed, failed, or skipped (could not run here)
-    output: str = ""
-    # For a failure of the student's code: StudentCodeError.kind (timeout, crash, ...).
-    kind: str = ""
-    hidden: bool = False  # a hidden check: Gradescope shows it after the grades are published
-
-
-@dataclass
-class LabResult:
-    lab: str
-    tests: list[TestResult] = field(default_factory=list)
-    problem: str = ""  # what went wrong with the lab as a whole, in words a student can act on
-    seconds: float = 0.0
-    printed_bytes: int = 0  # how much the lab's code printed
-    printed: str = ""  # the start and end of it
-    isolation: str = ""  # the sandbox level that graded it (course.grading.sandbox)
-
-    @property
-    def score(self) -> float:
-        return sum(test.score for test in self.tests)
-
-    @property
-    def max_score(self) -> float:
-        return sum(test.max_score for test in self.tests)
 
 
 def check_files(lab: str, public_only: bool = False) -> list[Path]:
@@ -86,7 +54,11 @@ def graded_labs() -> list[str]:
     ]
 
 
-VERDICTS_LIMIT = 16 << 20  # the verdict file of one lab: far more than any honest run writes
+# The grading plugin, loaded by the grader's runs only (no pytest11 entry point); an entry point
+# left by an older install of the course is blocked, so that the plugin is registered once.
+PLUGIN = ("-p", "no:course-grading", "-p", "course.grading.plugin")
+
+VERDICTS_LIMIT = LIMITS.verdict_bytes
 
 
 def _run_pytest(
@@ -107,6 +79,7 @@ def _run_pytest(
         str(results),
         *options,
         "-q",
+        *PLUGIN,
         "-p",
         "no:cacheprovider",
         "--no-header",
@@ -170,18 +143,16 @@ def collect(labs: list[str]) -> dict[str, LabResult]:
     return found
 
 
-# The grader's own time beyond the labs' wall limits (its start, TensorFlow's): only a grader
-# that is itself stuck runs past it.
-GRADER_SECONDS = 240.0
+GRADER_SECONDS = LIMITS.grader_seconds
 
 
 def grade_labs(
     submission: Path | str,
     labs: list[str],
     exercises: list[str] = (),
-    wall_limit: float = 600.0,
-    call_timeout: float = 30.0,
-    import_timeout: float = 60.0,
+    wall_limit: float = LIMITS.wall_limit,
+    call_timeout: float = LIMITS.call_timeout,
+    import_timeout: float = LIMITS.import_timeout,
     solutions: Path | str | None = None,
     isolation: str = "auto",
     public_only: bool = False,
@@ -312,8 +283,6 @@ def read_verdicts(path: Path) -> tuple[list[dict], str]:
 
 def _text(value: object, limit: int = 20000) -> str:
     """A string of a verdict record, cut to `limit` and made printable (newlines kept)."""
-    from course.grading.grade import printable
-
     return printable(value[:limit], keep="\n") if isinstance(value, str) else ""
 
 

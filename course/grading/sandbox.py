@@ -9,10 +9,13 @@ Three levels, the strongest available chosen by default (`choose`):
   tmpfs for `/tmp`, `$HOME` and the working folder `/scratch`. Nothing else of the checkout
   exists there: no `solutions/`, `tests/`, `.git/`, reports or other submissions. It dies with its
   parent, and everything it started dies with it (the PID namespace ends with its first process).
-- `uid`: where user namespaces are refused (some containers), the process runs as uid 65534 with
-  no groups and `no_new_privs`, in a scratch folder of its own. What protects the reference
-  solutions then is their file modes: `exposed` names the protected paths that uid 65534 could
-  still read, and the report says so.
+- `uid`: where user namespaces are refused (some containers), the process runs as a uid of its
+  own (`private_uid`: no other process runs as it), no groups, `no_new_privs`, in a scratch folder
+  that only it can read. Where the kernel has Landlock (`course.grading.landlock`), its files
+  are an allowlist as in namespaces (no solutions, no classmate's files, no /tmp), it has no TCP
+  and signals nothing beyond its own processes; what it wrote anywhere is removed by owner when
+  it ends, and only its uid's processes are killed. What the level cannot hold on this machine
+  is listed by `unkept` and said in every report.
 - `none`: student code runs as the grader. Only by an explicit `--isolation none`, with a warning.
 
 Every level sets resource limits (address space, file size, CPU time, open files, processes, no
@@ -22,6 +25,7 @@ number of processes is capped there too, since RLIMIT_NPROC does not bind root.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import resource
@@ -34,9 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import ROOT
+from course.grading import landlock
 
 LEVELS = ("namespaces", "uid", "none")
 NOBODY = 65534
+# The uid level gives each worker a uid of its own from this range (no /etc/passwd entry needed).
+PRIVATE_UIDS = range(1_640_000, 1_700_000)
 SUBMISSION = "/submission"  # where the submission's folder appears inside the namespaces sandbox
 SCRATCH = "/scratch"
 HOME = "/home/student"
@@ -45,8 +52,13 @@ HOME = "/home/student"
 ADDRESS_SPACE = 8 << 30
 FILE_SIZE = 256 << 20
 TMPFS_SIZE = 256 << 20
+SHM_SIZE = 64 << 20  # /dev/shm: what multiprocessing's semaphores need, not a place for data
 OPEN_FILES = 1024
 PROCESSES = 512  # TensorFlow's thread pools count: threads are tasks
+# Bounds on a whole sandbox (a worker and everything it starts), where a cgroup can be made:
+# memory includes its tmpfs pages (/tmp, $HOME, /scratch, /dev/shm), which no rlimit counts.
+MEMORY = 2 << 30
+CPU_CORES = 1.0
 
 
 class IsolationError(RuntimeError):
@@ -133,12 +145,18 @@ def choose(requested: str = "auto", allow_none: bool = False) -> str:
 
 def describe(level: str) -> str:
     """One line for reports: what isolated the student's code."""
+    from course.grading import landlock
+
     return {
         "namespaces": (
             "namespaces (bubblewrap: own user, PID, network and mount namespaces; "
             "no solutions, tests or .git in view)"
         ),
-        "uid": "uid (uid 65534 and file modes; no namespaces were available)",
+        "uid": (
+            "uid (a uid of its own"
+            + (", Landlock for files, TCP and signals" if landlock.abi() else " and file modes")
+            + "; no namespaces were available)"
+        ),
         "none": "none (the student's code ran with the grader's privileges)",
     }[level]
 
@@ -147,6 +165,57 @@ def _become_nobody() -> None:
     os.setgroups([])
     os.setgid(NOBODY)
     os.setuid(NOBODY)
+
+
+def _uids_in_use() -> set[int]:
+    used = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            for line in _read(Path(f"/proc/{pid}/status")).splitlines():
+                if line.startswith("Uid:"):
+                    used |= {int(value) for value in line.split()[1:]}
+    return used
+
+
+def private_uid() -> tuple[int, Path]:
+    """A uid that no process runs as, reserved for one worker by a folder that only this grader
+    (root) may make (`/run` or the temporary folder); removing the folder releases it."""
+    import random
+
+    base = Path("/run") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
+    used = _uids_in_use()
+    for _ in range(1000):
+        uid = random.choice(PRIVATE_UIDS)
+        if uid in used:
+            continue
+        claim = base / f"course-uid-{uid}"
+        try:
+            claim.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return uid, claim
+    raise IsolationError("no free uid for the uid isolation level")
+
+
+def _remove_owned(uid: int, folders: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev/shm")) -> None:
+    """Removes what `uid` left at the top of the shared temporary folders (files written where
+    Landlock did not stop it)."""
+    for folder in folders:
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for name in entries:
+            path = os.path.join(folder, name)
+            try:
+                if os.lstat(path).st_uid != uid:
+                    continue
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass
 
 
 def _pids_cgroup() -> Path | None:
@@ -162,6 +231,126 @@ def _pids_cgroup() -> Path | None:
             except OSError:
                 continue
     return None
+
+
+def _own_cgroup(controller: str) -> Path | None:
+    """The folder of this process's cgroup for `controller` (v1: its own hierarchy; v2: the
+    unified one, where the controller is enabled), or None."""
+    for line in _read(Path("/proc/self/cgroup")).splitlines():
+        _, names, path = line.split(":", 2)
+        if controller in names.split(","):
+            folder = Path(f"/sys/fs/cgroup/{controller}") / path.lstrip("/")
+        elif names == "" and controller in _read(Path("/sys/fs/cgroup/cgroup.controllers")):
+            folder = Path("/sys/fs/cgroup") / path.lstrip("/")
+        else:
+            continue
+        if (folder / "cgroup.procs").exists() and os.access(folder, os.W_OK):
+            return folder
+    return None
+
+
+def _bounded_cgroup() -> Path | None:
+    """A fresh cgroup for one sandbox, below this process's own (so that a container's limits
+    still hold), with its memory (tmpfs pages included) and CPU bounded; None where the grader
+    may not make one (then `unkept` says so in every report). cgroup v1 (memory and cpu
+    hierarchies) or v2."""
+    memory = _own_cgroup("memory")
+    if memory is None:
+        return None
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="course-sandbox-", dir=memory))
+    except OSError:
+        return None
+    period = 100_000
+    settings = (
+        [("memory.max", str(MEMORY)), ("memory.swap.max", "0")]
+        if (folder / "memory.max").exists()
+        else [("memory.limit_in_bytes", str(MEMORY))]
+    )
+    if (folder / "cpu.max").exists():
+        settings.append(("cpu.max", f"{int(CPU_CORES * period)} {period}"))
+    try:
+        for name, value in settings:
+            (folder / name).write_text(value)
+    except OSError:
+        folder.rmdir()
+        return None
+    return folder
+
+
+def _cpu_cgroup() -> Path | None:
+    """cgroup v1 keeps the CPU quota in a hierarchy of its own."""
+    cpu = _own_cgroup("cpu")
+    if cpu is None or not (cpu / "cpu.cfs_quota_us").exists():
+        return None
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="course-sandbox-", dir=cpu))
+        (folder / "cpu.cfs_period_us").write_text("100000")
+        (folder / "cpu.cfs_quota_us").write_text(str(int(CPU_CORES * 100_000)))
+        return folder
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def can_bound_memory() -> bool:
+    """Whether a sandbox's memory, its memory-backed files included, can be bounded here."""
+    folder = _bounded_cgroup()
+    if folder is None:
+        return False
+    _remove_cgroup(folder)
+    return True
+
+
+def _remove_cgroup(folder: Path) -> None:
+    """Kills what is left in the cgroup `folder` and removes it."""
+    for _ in range(200):
+        for pid in _read(folder / "cgroup.procs").split():
+            try:
+                os.kill(int(pid), 9)
+            except (OSError, ValueError):
+                pass
+        try:
+            folder.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # the killed tasks leave the cgroup within moments
+            time.sleep(0.01)
+
+
+def unkept(level: str) -> list[str]:
+    """The promises of the contract's Isolation paragraph that `level` does not keep on this
+    machine, one line each: every report says them."""
+    from course.grading import landlock
+
+    if level == "none":
+        return ["the student's code ran with the grader's privileges: nothing was isolated"]
+    gaps = []
+    if level == "uid":
+        version = landlock.abi()
+        if not version:
+            gaps += [
+                "no Landlock in this kernel: files readable by everyone (classmates'"
+                " submissions among them) could be read, and files could be written to /tmp,"
+                " /var/tmp and /dev/shm (removed when the worker ended)",
+            ]
+        if version < 4:
+            gaps.append("the network, the machine's loopback included, was reachable")
+        else:
+            gaps.append("UDP and unix sockets were not blocked (Landlock bounds TCP only)")
+        if version < 6:
+            gaps.append("abstract unix sockets of other programs could be reached")
+        gaps += [
+            "the student's code could see the machine's other processes (no PID namespace)",
+            "the judge, which runs no student code, ran with the grader's privileges",
+        ]
+    if not can_bound_memory():
+        gaps.append(
+            "memory is bounded per process, not per submission (no memory cgroup could be made):"
+            " memory-backed files are bounded only by their file systems' sizes"
+        )
+    return gaps
 
 
 def _read(path: Path) -> str:
@@ -193,8 +382,13 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
-        # As uid 65534 the scratch folder must not sit in the grader's private temporary folder.
+        # As a uid of its own the scratch folder must not sit in the grader's private temporary
+        # folder.
         shared = "/tmp" if self.level == "uid" and os.path.isdir("/tmp") else None
+        self.uid: int | None = NOBODY if self.level == "namespaces" else None
+        self._claim: Path | None = None
+        if self.level == "uid":
+            self.uid, self._claim = private_uid()
         self._scratch = Path(tempfile.mkdtemp(prefix="course-scratch-", dir=shared))
         self._cgroup = _pids_cgroup() if self.level != "none" else None
         if self._cgroup:
@@ -203,8 +397,32 @@ class Sandbox:
             except OSError:
                 self._cgroup.rmdir()
                 self._cgroup = None
+        self._bounds = (
+            [group for group in (_bounded_cgroup(), _cpu_cgroup()) if group]
+            if self.level != "none"
+            else []
+        )
         if self.level == "uid":
-            os.chown(self._scratch, NOBODY, NOBODY)
+            os.chown(self._scratch, self.uid, self.uid)  # mode 0700: its alone
+
+    @property
+    def private(self) -> bool:
+        """Whether every process the worker may signal is its own (a PID namespace, or a uid of
+        its own), so that it may end whatever a lab left running with kill(-1)."""
+        return self.level in ("namespaces", "uid")
+
+    @property
+    def confined(self) -> bool:
+        """Whether the process sees only an allowlist of files (namespaces, or Landlock)."""
+        from course.grading import landlock
+
+        return self.level == "namespaces" or (self.level == "uid" and landlock.abi() > 0)
+
+    def scratch(self) -> list[str]:
+        """The folders the process may write, as it sees them: emptied between two labs."""
+        if self.level == "namespaces":
+            return ["/tmp", HOME, SCRATCH]
+        return [str(self._scratch)]
 
     def path(self, host: Path) -> str:
         """Where the file `host` of the submission's folder is, as the process sees it."""
@@ -215,7 +433,7 @@ class Sandbox:
     def shows(self, host: Path) -> bool:
         """Whether the process sees the file `host` (at `path(host)`): in namespaces only the
         submission's folder and the readable paths are there."""
-        if self.level != "namespaces":
+        if not self.confined:
             return True
         host = Path(host).absolute()
         if self.folder is not None:
@@ -266,19 +484,33 @@ class Sandbox:
         return self._bwrap(argv), options
 
     def _preexec(self) -> None:
-        if self._cgroup:
-            try:
-                (self._cgroup / "cgroup.procs").write_text(str(os.getpid()))
-            except OSError:
-                pass
+        for group in [self._cgroup, *self._bounds]:
+            if group:
+                try:
+                    (group / "cgroup.procs").write_text(str(os.getpid()))
+                except OSError:
+                    pass
         self.limits.apply()
         if self.level == "uid":
+            # Everything is imported and computed before the uid changes: the new uid may not
+            # read the grader's Python installation.
+            allowlist, version, libc = self._allowlist(), landlock.abi(), ctypes.CDLL(None)
             os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            import ctypes
+            os.setgid(self.uid)
+            os.setuid(self.uid)
+            libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+            if version:
+                landlock.restrict(read=allowlist, write=[str(self._scratch)], devices=["/dev"])
 
-            ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    def _allowlist(self) -> list[str]:
+        """What a confined process may read: the system, Python, the course library, the
+        submission's folder and the readable paths; as in the namespaces' mounts."""
+        system = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc", "/proc", "/sys"]
+        paths = [*system, *map(str, _python_paths()), str(ROOT / "course")]
+        paths += [str(path) for path in self.readable]
+        if self.folder is not None:
+            paths.append(str(self.folder.resolve()))
+        return paths
 
     def _bwrap(self, argv: list[str]) -> list[str]:
         command = [
@@ -301,6 +533,11 @@ class Sandbox:
             "/proc",
             "--dev",
             "/dev",
+            # bubblewrap's /dev/shm is a folder of /dev's tmpfs, half the machine's memory
+            "--size",
+            str(SHM_SIZE),
+            "--tmpfs",
+            "/dev/shm",
         ]
         for link in ("bin", "sbin", "lib", "lib64", "lib32"):
             top = Path("/") / link
@@ -329,41 +566,53 @@ class Sandbox:
 
     def close(self) -> None:
         """Ends whatever the process left running, then removes the scratch folder and the
-        cgroup. In namespaces the PID namespace ends with the process; as uid 65534 a process
-        in a session of its own would outlive it, so every process of that uid is killed (the
-        grader runs one sandbox at a time at that level)."""
-        if self.level == "uid":
-            _kill_everything_of(NOBODY)
-        for _ in range(200 if self._cgroup else 0):
-            for pid in _read(self._cgroup / "cgroup.procs").split():
-                try:
-                    os.kill(int(pid), 9)
-                except (OSError, ValueError):
-                    pass
-            try:
-                self._cgroup.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:  # the killed tasks leave the cgroup within moments
-                time.sleep(0.01)
-        self._cgroup = None
+        cgroup. In namespaces the PID namespace ends with the process; at the uid level a process
+        in a session of its own would outlive it, so every process of the worker's own uid is
+        killed, and what that uid left in the shared temporary folders is removed."""
+        if self.level == "uid" and self._claim is not None:
+            _kill_everything_of(self.uid)  # its own uid: nobody else's processes
+            _remove_owned(self.uid)
+        for group in [self._cgroup, *self._bounds]:
+            if group:
+                _remove_cgroup(group)
+        self._cgroup, self._bounds = None, []
+        if self._claim is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._claim.rmdir()
+            self._claim = None
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 def _kill_everything_of(uid: int) -> None:
     """SIGKILL to every process of `uid`, sent by a child that became `uid` (kill(-1) then
-    reaches exactly those processes)."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, 9)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+    reaches exactly those processes), until none of them is left running."""
+    for _ in range(100):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, 9)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        if not _running_as(uid):
+            return
+        time.sleep(0.02)
+
+
+def _running_as(uid: int) -> list[int]:
+    """The live processes (not zombies) of `uid`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        status = _read(Path(f"/proc/{pid}/status"))
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(uid)] and "Z" not in fields.get("State", ""):
+            found.append(int(pid))
+    return found
 
 
 def _python_paths() -> list[Path]:

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from course.grading.codec import CodecError, read_message, write_message
+from course.grading.protocol import LIMITS, ErrorKind
 from course.grading.sandbox import Limits, Sandbox
 
-TENSORFLOW_START_SECONDS = 180.0  # generous: two graders on two busy cores can take a while
-MESSAGE_LIMIT = 256 << 20  # one reply of the worker
+TENSORFLOW_START_SECONDS = LIMITS.tensorflow_start
+MESSAGE_LIMIT = LIMITS.message_bytes
 
 
 class GraderError(RuntimeError):
@@ -32,12 +33,11 @@ class GraderError(RuntimeError):
 
 
 class StudentCodeError(Exception):
-    """Student code failed; `kind` is one of: not_implemented, exception, missing_function,
-    missing_file, import, timeout, crash, forbidden, protocol, model."""
+    """Student code failed, as `kind` says (`protocol.ErrorKind`)."""
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: ErrorKind | str, message: str):
         super().__init__(message)
-        self.kind = kind
+        self.kind = ErrorKind(kind)
         self.message = message
 
 
@@ -70,13 +70,21 @@ class CapturedOutput:
 
     def __init__(self, pipe):
         self.pipe, self.printed, self._lock = pipe, Printed(), threading.Lock()
+        # While a hidden check runs, what the code prints is that check's, hidden with it.
+        self.hidden: Printed | None = None
         self.thread = threading.Thread(target=self._drain, daemon=True)
         self.thread.start()
 
     def _drain(self) -> None:
         for chunk in iter(lambda: self.pipe.read1(65536), b""):
             with self._lock:
-                self.printed.add(chunk)
+                (self.hidden or self.printed).add(chunk)
+
+    def hide(self, printed: Printed | None) -> None:
+        """From now on, what the worker prints goes to `printed` (None: the lab's again)."""
+        self.settle()
+        with self._lock:
+            self.hidden = printed
 
     def settle(self) -> None:
         """Waits (briefly) until what the worker has written so far has been read: its output is
@@ -145,14 +153,15 @@ class Submission:
         readable: list[Path] = (),
         exercises: tuple[str, ...] = (),
         lab_key: str = "",
-        call_timeout: float = 30.0,
-        import_timeout: float = 60.0,
+        call_timeout: float = LIMITS.call_timeout,
+        import_timeout: float = LIMITS.import_timeout,
         cpu_seconds: int = 1200,
         shown_name: str = "",
         wall_limit: float | None = None,
     ):
         self.lab_file = Path(lab_file) if lab_file is not None else None
         self.shown_name = shown_name  # what the student handed in, if not lab_file (a notebook)
+        self.cells: list | None = None  # a notebook's cells (`notebooks.cell_plan`), run as such
         self.isolation, self.judge, self.trusted = isolation, judge, trusted
         self.readable = [Path(path) for path in readable]
         # The functions `lab.NAME(...)` may call (course.registry).
@@ -167,6 +176,7 @@ class Submission:
         self.sandbox: Sandbox | None = None
         self.output: CapturedOutput | None = None
         self.outputs: list[Printed] = []  # this lab's output in every worker, restarts included
+        self.hidden_outputs: list[Printed] | None = None  # while a hidden check runs
         self.fatal: StudentCodeError | None = None  # an error every later call repeats
         self.hung: dict[str, float] = {}  # what timed out, and its limit: not run again
         self.violations: list[str] = []
@@ -174,6 +184,11 @@ class Submission:
         self.deadline = time.monotonic() + wall_limit if wall_limit else None
         self._ready = False  # TensorFlow has started in the worker
         self._loaded: Path | None = None  # the lab file the worker has imported
+        # A student's worker grades each lab in a child forked for it (`worker.zygote`), ordered
+        # over a channel of its own that the child cannot reach.
+        self._orders: int | None = None
+        self._answers: int | None = None
+        self._forked = False  # a lab's child is running
 
     @property
     def name(self) -> str:
@@ -185,11 +200,11 @@ class Submission:
     def _check_file(self) -> None:
         if self.lab_file is not None and not self.lab_file.is_file():
             raise StudentCodeError(
-                "missing_file", f"{self.lab_file.name} is not in the submission."
+                ErrorKind.MISSING_FILE, f"{self.lab_file.name} is not in the submission."
             )
         if self.lab_file is not None and self.lab_file.is_symlink():
             raise StudentCodeError(
-                "missing_file",
+                ErrorKind.MISSING_FILE,
                 f"{self.lab_file.name} is a symbolic link: hand in the file itself.",
             )
 
@@ -204,7 +219,7 @@ class Submission:
         if self.trusted and self.lab_file is not None:
             readable.append(self.lab_file.parent)
         # A judge runs no student code. In namespaces it gets the same sandbox (with the grader's
-        # files it needs bound in); as uid 65534 it could not read the hidden checks it runs.
+        # files it needs bound in); as the uid level's own uid it could not read the hidden checks.
         level = "none" if self.trusted and self.isolation == "uid" else self.isolation
         self.sandbox = Sandbox(
             level, folder=folder, readable=readable, limits=Limits(self.cpu_seconds)
@@ -212,6 +227,17 @@ class Submission:
         lab_folder = "-" if self.lab_file is None else self.sandbox.path(self.lab_file.parent)
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
+        passed = [request_read, reply_write]
+        flags = ["--judge"] if self.trusted else []
+        if not self.trusted:
+            orders_read, self._orders = os.pipe()
+            self._answers, answers_write = os.pipe()
+            passed += [orders_read, answers_write]
+            flags = ["--orders", f"{orders_read},{answers_write}"]
+            if self.sandbox.private:
+                flags.append("--private")
+            for folder in self.sandbox.scratch():
+                flags += ["--scratch", folder]
         argv = [
             sys.executable,
             "-m",
@@ -219,10 +245,10 @@ class Submission:
             lab_folder,
             str(request_read),
             str(reply_write),
-            *(["--judge"] if self.trusted else []),
+            *flags,
         ]
         try:
-            command, options = self.sandbox.popen_args(argv, pass_fds=(request_read, reply_write))
+            command, options = self.sandbox.popen_args(argv, pass_fds=tuple(passed))
             self.process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -231,16 +257,18 @@ class Submission:
                 **options,
             )
         except BaseException:
-            for fd in (self._request, self._reply):
-                os.close(fd)
+            self._close_channels()
             self.sandbox.close()
             self.sandbox = None
             raise
         finally:
-            os.close(request_read)
-            os.close(reply_write)
+            for fd in passed:
+                os.close(fd)
         self.output = CapturedOutput(self.process.stdout)
         self.outputs.append(self.output.printed)
+        if self.hidden_outputs is not None:
+            self.hidden_outputs.append(Printed())
+            self.output.hide(self.hidden_outputs[-1])
         self._ready, self._loaded = False, None
 
     def _ensure_started(self) -> None:
@@ -248,6 +276,8 @@ class Submission:
         if loading and self.process is not None and self.process.poll() is not None:
             self.stop()  # it died between labs (a thread of the last one): this lab gets a new one
         reused = loading and self._loaded is not None
+        if loading:
+            self._end_lab()  # the last lab's child, and all it left, end before this lab starts
         self.start()
         if not self._ready:
             self._receive(TENSORFLOW_START_SECONDS, "starting TensorFlow")
@@ -268,19 +298,23 @@ class Submission:
 
     def _load(self) -> None:
         try:
+            if self._orders is not None:
+                write_message(self._orders, {"op": "fork"})  # a fresh interpreter for this lab
+                self._forked = True
             write_message(
                 self._request,
                 {
                     "op": "load",
                     "file": self.sandbox.path(self.lab_file),
                     "module": self.lab_file.stem,
+                    "cells": self.cells,
                 },
             )
         except OSError:
             pass  # the worker died; _receive says how
         reply = self._receive(self.import_timeout, f"importing {self.name}")
         if "import_error" in reply:
-            self.stop()  # what ran of the file stays in the process: the next lab gets a new one
+            self._discard_lab()  # what ran of the file stays in its process: it ends
         self._imported(reply)
         self._loaded = self.lab_file
 
@@ -298,7 +332,7 @@ class Submission:
         self.lab_file = Path(lab_file) if lab_file is not None else None
         self.lab_key = self.lab_key if lab_key is None else lab_key
         self.exercises = self.exercises if exercises is None else tuple(exercises)
-        self.shown_name = shown_name
+        self.shown_name, self.cells = shown_name, None
         self.fatal, self.hung, self.violations = None, {}, []
         self.deadline = time.monotonic() + self.wall_limit if self.wall_limit else None
         if self.process is None:
@@ -307,7 +341,8 @@ class Submission:
             self.stop()
             self.outputs = []
         else:
-            self.outputs = [self.output.next_lab()]
+            self._end_lab()  # now: nothing of the last lab runs on into this one
+            self.outputs = [self.output.next_lab()] if self.process is not None else []
 
     def _receive(self, timeout: float, doing: str) -> dict:
         over = self.deadline is not None and self.deadline - time.monotonic() < timeout
@@ -315,13 +350,16 @@ class Submission:
             timeout = max(0.0, self.deadline - time.monotonic())
         try:
             reply = read_message(
-                self._reply, deadline=time.monotonic() + timeout, limit=MESSAGE_LIMIT
+                self._reply,
+                deadline=time.monotonic() + timeout,
+                limit=MESSAGE_LIMIT,
+                abort=self._answers if self._forked else None,
             )
         except (TimeoutError, EOFError, CodecError) as failure:
             if over and isinstance(failure, TimeoutError):
-                self.stop()
+                self._discard_lab()
                 self.fatal = StudentCodeError(
-                    "over_limit",
+                    ErrorKind.OVER_LIMIT,
                     f"grading this lab took longer than its limit of {self.wall_limit:g} s; the"
                     " checks not finished by then earn no points",
                 )
@@ -347,10 +385,10 @@ class Submission:
         try:
             raise failure
         except TimeoutError:
-            self.stop()
+            self._discard_lab()
             at_import = doing.startswith("importing")
             error = StudentCodeError(
-                "timeout",
+                ErrorKind.TIMEOUT,
                 f"{doing} did not finish within {timeout:g} s: "
                 + (
                     "is there an endless loop, input() or training at the top level of the file?"
@@ -364,22 +402,29 @@ class Submission:
                 self.fatal = error
             raise error from None
         except (EOFError, CodecError) as failure:
-            try:
-                returncode = (
-                    self.process.wait(timeout=10) if isinstance(failure, EOFError) else None
-                )
-            except subprocess.TimeoutExpired:  # its channel closed, the process did not end
-                failure, returncode = CodecError("the channel was closed"), None
-            sandboxed = self.isolation == "namespaces"
-            self.stop()
+            sandboxed, returncode = self.isolation == "namespaces", None
+            if self._forked and isinstance(failure, EOFError):
+                # The lab's child ended; its worker says how, unless the child took it along
+                # (then the whole sandbox ended, and says how).
+                returncode = self._child_exit()
+            if returncode is not None:
+                sandboxed = False  # the worker's own waitpid status, not bubblewrap's
+            else:
+                try:
+                    returncode = (
+                        self.process.wait(timeout=10) if isinstance(failure, EOFError) else None
+                    )
+                except subprocess.TimeoutExpired:  # its channel closed, the process did not end
+                    failure, returncode = CodecError("the channel was closed"), None
+            self._discard_lab()
             if isinstance(failure, CodecError):
                 raise StudentCodeError(
-                    "protocol",
+                    ErrorKind.PROTOCOL,
                     f"while {doing}, the grader's channel was corrupted by the lab's code"
                     f" ({failure}).",
                 ) from None
             error = StudentCodeError(
-                "crash",
+                ErrorKind.CRASH,
                 f"the process running your code died while {doing}:"
                 f" {_exit_reason(returncode, sandboxed)}." + self._printed(),
             )
@@ -390,20 +435,20 @@ class Submission:
     def _checked(self, reply: Any, doing: str) -> dict:
         """The reply, once it is known to be a message and to report no forbidden act."""
         if not isinstance(reply, dict):
-            self.stop()
+            self._discard_lab()
             raise StudentCodeError(
-                "protocol", f"while {doing}, the grader received a malformed reply."
+                ErrorKind.PROTOCOL, f"while {doing}, the grader received a malformed reply."
             )
         violations = reply.get("violations", [])
         if isinstance(violations, list):
             self.violations += [str(v)[:300] for v in violations if v not in self.violations]
         if self.violations:
             self.fatal = StudentCodeError(
-                "forbidden",
+                ErrorKind.FORBIDDEN,
                 f"{self.name} tried {self.violations[0]}; "
                 "a lab that reads or imports the reference solutions earns no points.",
             )
-            self.stop()
+            self._discard_lab()
             raise self.fatal
         return reply
 
@@ -411,11 +456,30 @@ class Submission:
         if "import_error" in reply:
             error = reply["import_error"]
             self.fatal = StudentCodeError(
-                "import",
+                ErrorKind.IMPORT,
                 f"importing {self.name} failed: {error.get('type')}: {error.get('message')}"
                 + _where(error),
             )
             raise self.fatal
+
+    def hide_output(self) -> None:
+        """What the code prints from now on belongs to a hidden check: it is kept apart from
+        the lab's output (visible at once) until `hidden_printed`."""
+        self.hidden_outputs = [Printed()]
+        if self.output is not None:
+            self.output.hide(self.hidden_outputs[0])
+
+    def hidden_printed(self, keep: int = 2000) -> tuple[int, str]:
+        """Ends `hide_output`: how many bytes the code printed meanwhile, and the start and end of
+        it, for the hidden check's own report."""
+        if self.output is not None:
+            self.output.hide(None)
+        outputs, self.hidden_outputs = self.hidden_outputs or [], None
+        total = sum(output.total for output in outputs)
+        text = "\n".join(output.text() for output in outputs if output.total)
+        if len(text) > 2 * keep:
+            text = f"{text[:keep]}\n... [cut] ...\n{text[-keep:]}"
+        return total, text
 
     def printed(self, keep: int = 4000) -> tuple[int, str]:
         """How many bytes the lab's code printed (in every worker it ran in), and the start and end
@@ -455,11 +519,7 @@ class Submission:
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
         self.process.wait()
-        for fd in (self._request, self._reply):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._close_channels()
         self.process = None
         self._ready, self._loaded = False, None
         if self.sandbox is not None:
@@ -467,6 +527,62 @@ class Submission:
             self.sandbox = None
 
     close = stop
+
+    def _close_channels(self) -> None:
+        for fd in (self._request, self._reply, self._orders, self._answers):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._orders = self._answers = None
+        self._forked = False
+
+    def _end_lab(self) -> None:
+        """Ends the child grading the current lab, with everything it started, and empties the
+        sandbox's scratch folders (`worker.zygote`); where the worker does not confirm it in
+        time, the whole worker stops instead. The next lab starts in a fresh child."""
+        if not self._forked:
+            return
+        self._forked, self._loaded = False, None
+        deadline = time.monotonic() + LIMITS.end_lab
+        try:
+            write_message(self._orders, {"op": "end"})
+            while True:
+                answer = read_message(self._answers, deadline=deadline, limit=1 << 16)
+                if isinstance(answer, dict) and answer.get("ended") is True:
+                    break
+        except (OSError, TimeoutError, EOFError, CodecError):
+            self.stop()
+            return
+        # Whatever the child wrote after its last reply: nobody else writes there now.
+        os.set_blocking(self._reply, False)
+        try:
+            while os.read(self._reply, 1 << 16):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.set_blocking(self._reply, True)
+
+    def _child_exit(self) -> int | None:
+        """How the lab's child ended, as its worker reports it (None: it did not say in time)."""
+        deadline = time.monotonic() + 10
+        try:
+            while True:
+                answer = read_message(self._answers, deadline=deadline, limit=1 << 16)
+                if isinstance(answer, dict) and isinstance(answer.get("exited"), int):
+                    return answer["exited"]
+        except (OSError, TimeoutError, EOFError, CodecError):
+            return None
+
+    def _discard_lab(self) -> None:
+        """After a failure of the student's code: its lab's child ends (the next call imports the
+        lab again in a fresh one), or the whole worker where there is no child."""
+        if self._forked:
+            self._end_lab()
+        else:
+            self.stop()
 
     # -- requests ------------------------------------------------------------------------------
     def _request_reply(self, request: dict, what: str, timeout: float | None) -> Any:
@@ -480,7 +596,7 @@ class Submission:
             if request["op"] == "measure" and error.kind == "exception":
                 # The judge ran only Keras' own layers, built as the student's model says.
                 raise StudentCodeError(
-                    "model",
+                    ErrorKind.MODEL,
                     f"{what}: the model your code returned failed when the grader used it "
                     f"({error.message.split(' raised ', 1)[-1][:300]}); check its input shape and "
                     "layers against the docstring",
@@ -495,7 +611,7 @@ class Submission:
             raise self.fatal
         if what in self.hung:  # it would hang again: spare the student's other checks the wait
             raise StudentCodeError(
-                "timeout",
+                ErrorKind.TIMEOUT,
                 f"running {what} did not finish within {self.hung[what]:g} s in an earlier check,"
                 " so it was not run again.",
             )
@@ -512,13 +628,13 @@ class Submission:
             raise
         if "missing" in reply:
             raise StudentCodeError(
-                "missing_function",
+                ErrorKind.MISSING_FUNCTION,
                 f"{self.name} defines no function {reply['missing']}(): keep the exercise's name"
                 " and signature.",
             )
         if "model_error" in reply:
             raise StudentCodeError(
-                "model",
+                ErrorKind.MODEL,
                 f"{what}: the grader could not load the model your code returned"
                 f" ({reply['model_error']}). Models are checked after saving and loading them with"
                 " Keras' safe loader: build them from keras.layers (no Lambda layer, no custom"
@@ -535,26 +651,32 @@ class Submission:
                     if self.lab_key and function in self.exercises
                     else f": {message}"
                 )
-                raise StudentCodeError("not_implemented", f"{stub} is not implemented yet{helps}")
+                raise StudentCodeError(
+                    ErrorKind.NOT_IMPLEMENTED, f"{stub} is not implemented yet{helps}"
+                )
             message = f": {message}" if message else ""
             if request["op"] == "probe" and not error.get("where"):
                 # No line of the lab is in the traceback: the grader's probe choked on what the lab
                 # returned, or TensorFlow failed inside compiled code; say so rather than blame a
                 # line.
                 raise StudentCodeError(
-                    "exception",
+                    ErrorKind.EXCEPTION,
                     f"{what} failed with {kind}{message}, outside any line of {self.name}: inside"
                     " TensorFlow (code in a tf.function, say) or while the grader used what your"
                     " code returned; check the type, shape and dtype it returns against its"
                     " docstring.",
                 )
-            raise StudentCodeError("exception", f"{what} raised {kind}{message}" + _where(error))
+            raise StudentCodeError(
+                ErrorKind.EXCEPTION, f"{what} raised {kind}{message}" + _where(error)
+            )
         if "value" not in reply:
             raise StudentCodeError(
-                "protocol", f"while running {what}, the grader received a malformed reply."
+                ErrorKind.PROTOCOL, f"while running {what}, the grader received a malformed reply."
             )
         if request["op"] == "call" and reply["value"] is None:
-            raise StudentCodeError("exception", f"{what} returned None: is a `return` missing?")
+            raise StudentCodeError(
+                ErrorKind.EXCEPTION, f"{what} returned None: is a `return` missing?"
+            )
         return reply["value"]
 
     def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:

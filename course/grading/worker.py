@@ -23,9 +23,11 @@ import ctypes
 import importlib
 import importlib.util
 import os
+import shutil
 import signal
 import sys
 import tempfile
+import time
 import traceback
 import types
 from pathlib import Path
@@ -33,7 +35,7 @@ from typing import Any
 
 from course import ROOT
 from course.grading.codec import CodecError, ModelFile, read_message, write_message
-from course.quiet import start_tensorflow
+from course.quiet import first_operation, import_tensorflow, start_tensorflow
 
 PROBES = "course.grading.probes."
 PRIVATE = {
@@ -161,14 +163,32 @@ def load_models(value: Any) -> Any:
     return value
 
 
-def load_module(path: str, name: str):
+def load_module(path: str, name: str, cells: list | None = None):
+    """Imports the file at `path` as module `name`. `cells`: it is a notebook, run as a kernel
+    runs it (`course.grading.notebooks.cell_plan`): cell by cell, with the names a kernel
+    provides, a cell that may fail (it defines no exercise) costing nothing when it does."""
     # A hidden check module imports its lab's public one, beside it.
     if str(Path(path).parent) not in sys.path:
         sys.path.append(str(Path(path).parent))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    if cells is None:
+        spec.loader.exec_module(module)
+        return module
+    from course.grading import kernel
+
+    vars(module).update(kernel.names())
+    lines = Path(path).read_text().splitlines(keepends=True)
+    for plan in cells:
+        first, last, may_fail = int(plan[0]), int(plan[1]), bool(plan[2])
+        # Padded with blank lines: a traceback names the line of the joined cells.
+        code = "\n" * (first - 1) + "".join(lines[first - 1 : last])
+        try:
+            exec(compile(code, path, "exec"), vars(module))  # noqa: S102
+        except (Exception, SystemExit):
+            if not may_fail:
+                raise
     return module
 
 
@@ -213,16 +233,12 @@ def trusted_probes() -> dict[str, Any]:
     return trusted
 
 
-def main(argv: list[str]) -> None:
-    lab_folder, request_fd, reply_fd, *flags = argv
-    request_fd, reply_fd = int(request_fd), int(reply_fd)
-    judge = "--judge" in flags
-    die_with_parent()
-    import numpy  # noqa: F401  (imported before the lab, as trusted code)
-
-    tf = start_tensorflow()
-    probes = {} if judge else trusted_probes()  # before the lab: it may patch them
-    write_message(reply_fd, {"ready": True})
+def serve(
+    lab_folder: str, request_fd: int, reply_fd: int, judge: bool, probes: dict[str, Any]
+) -> None:
+    """Answers requests until the channel closes: a judge's for the whole run, a lab child's for
+    its one lab."""
+    import tensorflow as tf
 
     lab, lab_file = None, "-"
     tripwire = Tripwire(os.path.abspath(lab_folder))
@@ -246,7 +262,7 @@ def main(argv: list[str]) -> None:
                 free_memory()
                 if str(Path(lab_file).parent) not in sys.path:
                     sys.path.insert(0, str(Path(lab_file).parent))
-                lab = load_module(lab_file, request["module"])
+                lab = load_module(lab_file, request["module"], request.get("cells"))
                 reply: dict[str, Any] = {"imported": True}
             elif op == "measure" and judge:
                 if request["file"] not in measures:
@@ -294,6 +310,221 @@ def main(argv: list[str]) -> None:
             reply = {"import_error": reply["error"]}
         reply["violations"] = tripwire.violations
         write_message(reply_fd, reply)
+
+
+def _prctl(option: int, value: int) -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+PR_SET_DUMPABLE = 4
+
+
+def zygote(
+    lab_folder: str,
+    request_fd: int,
+    reply_fd: int,
+    orders: int,
+    answers: int,
+    private: bool,
+    scratch: list[str],
+) -> None:
+    """A student's worker: TensorFlow imported, no student code run, and each lab graded in a
+    child forked from here, so that a lab's grade follows from its own file alone (nothing one
+    lab patches, leaves running or writes reaches the next).
+
+    The grader gives orders on a channel of its own (`orders`, `answers`) that the children
+    close before any student code runs: {"op": "fork"} starts a lab's child, which answers the
+    lab's requests on the shared channel; {"op": "end"} ends it. Then this process kills what the
+    child left running (`private`: every other process it may signal is the lab's, in a PID
+    namespace or under a uid of the worker's own; otherwise the child's process group), empties
+    the `scratch` folders and the request channel, and answers {"ended": true}. A child that ends
+    by itself is reported at once as {"exited": status}. It is not dumpable, so a child, running
+    as the same uid, can neither trace it nor open its descriptors through /proc."""
+    import numpy  # noqa: F401  (imported before any lab, as trusted code)
+
+    import_tensorflow()
+    probes = trusted_probes()  # before any lab: a lab may patch them
+    _prctl(PR_SET_DUMPABLE, 0)
+    write_message(reply_fd, {"ready": True})
+    while True:
+        try:
+            order = read_message(orders)
+        except (EOFError, CodecError):
+            return
+        if not isinstance(order, dict) or order.get("op") != "fork":
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child = os.fork()
+        if child == 0:
+            status = 0
+            try:
+                os.close(orders)
+                os.close(answers)
+                os.setpgid(0, 0)
+                die_with_parent()  # cleared by fork: the child dies with this process
+                first_operation()
+                serve(lab_folder, request_fd, reply_fd, False, probes)
+            except BaseException:  # noqa: BLE001  (the grader sees the channel close)
+                status = 1
+            finally:
+                os._exit(status)
+        _watch(child, request_fd, orders, answers, private, scratch)
+
+
+def _watch(
+    child: int, request_fd: int, orders: int, answers: int, private: bool, scratch: list[str]
+) -> None:
+    """Waits for the grader's order to end the lab `child` grades, or for the child to end."""
+    import select
+
+    try:
+        pidfd = os.pidfd_open(child)
+    except (OSError, AttributeError):  # Linux before 5.3: the child's end is polled for
+        pidfd = None
+    exited = None
+    while True:
+        if exited is not None:
+            ready = select.select([orders], [], [])[0]
+        elif pidfd is not None:
+            ready = select.select([orders, pidfd], [], [])[0]
+        else:
+            ready = select.select([orders], [], [], 0.05)[0]
+            pid, status = os.waitpid(child, os.WNOHANG)
+            if pid:
+                exited = os.waitstatus_to_exitcode(status)
+        if exited is None and pidfd is not None and pidfd in ready:
+            exited = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+        if exited is not None and not ready:
+            _end_strays(child, private)
+            write_message(answers, {"exited": exited})
+            continue
+        if pidfd is not None and pidfd in ready:
+            _end_strays(child, private)
+            write_message(answers, {"exited": exited})
+            continue
+        if not ready:
+            continue
+        try:
+            order = read_message(orders)
+        except (EOFError, CodecError):
+            order = {"op": "end"}
+        if isinstance(order, dict) and order.get("op") == "end":
+            if exited is None:
+                _end_strays(child, private)
+                try:
+                    os.waitpid(child, 0)
+                except ChildProcessError:  # reaped already, with the strays
+                    pass
+            _end_strays(child, private)
+            _wipe_scratch(scratch, private)
+            _drain(request_fd)
+            if pidfd is not None:
+                os.close(pidfd)
+            write_message(answers, {"ended": True})
+            return
+
+
+def _end_strays(child: int, private: bool) -> None:
+    """SIGKILL to the lab's child and to everything it started. `private`: this process is alone
+    with the lab's processes in what it may signal (its PID namespace, or its own uid), so
+    kill(-1) reaches exactly those, repeated until none is left; otherwise the child's process
+    group only (the `none` level, for trusted code)."""
+    if not private:
+        try:
+            os.killpg(child, signal.SIGKILL)
+        except OSError:
+            pass
+        return
+    for _ in range(50):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            break  # nothing left to signal
+        except OSError:
+            break
+        _reap()
+        time.sleep(0.01)
+    _reap()
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _wipe_scratch(scratch: list[str], private: bool) -> None:
+    """Empties the sandbox's scratch folders, which the grader names (`Sandbox.scratch`: never
+    a folder guessed from the environment), and, where this uid is the lab's alone, what it
+    left in the shared temporary folders: the next lab finds what a fresh sandbox holds."""
+    for folder in scratch:
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for name in entries:
+            path = os.path.join(folder, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+    if private:
+        uid = os.getuid()
+        for folder in ("/dev/shm", "/tmp", "/var/tmp"):
+            try:
+                entries = os.listdir(folder)
+            except OSError:
+                continue
+            for name in entries:
+                path = os.path.join(folder, name)
+                try:
+                    if os.lstat(path).st_uid != uid:
+                        continue
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.unlink(path)
+                except OSError:
+                    pass
+
+
+def _drain(fd: int) -> None:
+    """Discards what is left unread in the request channel (a request the child never read)."""
+    os.set_blocking(fd, False)
+    try:
+        while os.read(fd, 1 << 16):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+    finally:
+        os.set_blocking(fd, True)
+
+
+def main(argv: list[str]) -> None:
+    lab_folder, request_fd, reply_fd, *flags = argv
+    request_fd, reply_fd = int(request_fd), int(reply_fd)
+    die_with_parent()
+    if "--judge" in flags:
+        import numpy  # noqa: F401
+
+        start_tensorflow()
+        write_message(reply_fd, {"ready": True})
+        serve(lab_folder, request_fd, reply_fd, True, {})
+        return
+    orders, answers = (int(fd) for fd in flags[flags.index("--orders") + 1].split(","))
+    scratch = [flags[i + 1] for i, flag in enumerate(flags) if flag == "--scratch"]
+    zygote(lab_folder, request_fd, reply_fd, orders, answers, "--private" in flags, scratch)
 
 
 if __name__ == "__main__":
