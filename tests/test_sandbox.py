@@ -371,6 +371,40 @@ for path in ({str(private / "lab1_supervised.py")!r}, {str(ROOT / "README.md")!r
     ]
 
 
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
+    reason="needs root and a system Python",
+)
+def test_the_uid_level_shows_one_lab_file_it_cannot_change(tmp_path):
+    """As in namespaces, the lab being graded is the only file of the submission there."""
+    for name in ("lab1_supervised.py", "lab2_rotation.py"):
+        (tmp_path / name).write_text(f"name = {name!r}\n")
+    box = sandbox.Sandbox("uid", folder=tmp_path)
+    try:
+        box.show(tmp_path / "lab1_supervised.py")
+        shown = box.path(tmp_path)
+        code = f"""
+import os
+print(sorted(os.listdir({shown!r})))
+for path in ({shown + "/lab2_rotation.py"!r}, {shown + "/lab1_supervised.py"!r}):
+    try:
+        open(path, "a")
+        print("allowed")
+    except OSError as error:
+        print(type(error).__name__)
+"""
+        command, options = box.popen_args(["/usr/bin/python3", "-c", code], pass_fds=())
+        result = subprocess.run(command, **options, capture_output=True, text=True, timeout=60)
+    finally:
+        box.close()
+    assert result.stdout.splitlines() == [
+        "['lab1_supervised.py']",
+        "PermissionError",
+        "PermissionError",
+    ], result.stderr
+    assert not Path(shown).exists()
+
+
 def test_choose_names_the_fix_when_nothing_is_available(monkeypatch):
     monkeypatch.setattr(sandbox, "available", lambda: ["none"])
     with pytest.raises(sandbox.IsolationError, match="install bubblewrap"):
