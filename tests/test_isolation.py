@@ -70,6 +70,15 @@ def test_memory_backed_files_are_bounded(batch):
     assert filled.get("/dev/shm") == "0" and filled.get("/tmp") == "200", printed[-2000:]
 
 
+def test_the_sandbox_root_takes_no_files(batch):
+    """The root is read-only: 16 x 64 MiB stop before 300 MiB, and the lab still gets its grade
+    (`test_each_lab_earns_what_its_own_file_earns`)."""
+    printed = batch["json"]["fills_the_root"]["output"]
+    filled = re.findall(r"ROOT FILLED (\d+) MiB", printed)
+    assert filled and int(filled[0]) < 300, printed[-2000:]
+    assert re.search(r"ROOT REFUSED (28|30)\b", printed), printed[-2000:]  # ENOSPC, EROFS
+
+
 def test_a_sandbox_is_bounded_as_a_whole(monkeypatch):
     """The files a sandbox writes in memory count against one memory cgroup: 2 x 200 MiB in two
     tmpfs do not fit in 300 MiB, though each file system takes one."""

@@ -248,9 +248,13 @@ def test_printed_output_is_capped_in_every_report(batch):
 # ------------------------------------------------------------------------
 
 
-def sandboxed(level: str, code: str, folder: Path | None = None) -> subprocess.CompletedProcess:
+def sandboxed(
+    level: str, code: str, folder: Path | None = None, shown: Path | None = None
+) -> subprocess.CompletedProcess:
     box = sandbox.Sandbox(level, folder=folder)
     try:
+        if shown is not None:
+            box.show(shown)
         command, options = box.popen_args([sys.executable, "-c", code], pass_fds=())
         return subprocess.run(command, **options, capture_output=True, text=True, timeout=60)
     finally:
@@ -259,7 +263,9 @@ def sandboxed(level: str, code: str, folder: Path | None = None) -> subprocess.C
 
 @needs_namespaces
 def test_namespaces_show_only_the_allowlist(tmp_path):
+    """Of the submission's folder, only the lab being graded is there: not another lab's file."""
     (tmp_path / "lab1_supervised.py").write_text("x = 1\n")
+    (tmp_path / "lab2_rotation.py").write_text("x = 2\n")
     code = f"""
 import os, socket
 print(os.getuid(), sorted(os.listdir({str(ROOT)!r})), sorted(os.listdir("/submission")),
@@ -275,7 +281,7 @@ for attempt in (lambda: open("/submission/new.py", "w"),
     except OSError as error:
         print(type(error).__name__)
 """
-    result = sandboxed("namespaces", code, tmp_path)
+    result = sandboxed("namespaces", code, tmp_path, shown=tmp_path / "lab1_supervised.py")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     uid, listing = lines[0].split(" ", 1)
@@ -286,6 +292,32 @@ for attempt in (lambda: open("/submission/new.py", "w"),
         lines[1].startswith("/home/student") and int(lines[1].split()[-1]) <= 3
     )  # bwrap's init and us
     assert "allowed" not in lines[2:]
+
+
+@needs_namespaces
+def test_the_sandbox_root_takes_no_files():
+    """bubblewrap's root and /dev are tmpfs of half the machine's memory, which no rlimit and no
+    file system size bounds: 16 x 64 MiB written there must fail before 300 MiB."""
+    code = """
+import errno, os
+written = 0
+for place in ("/", "/dev", "/etc", "/home"):
+    try:
+        for i in range(16):
+            with open(os.path.join(place, f"fill{i}"), "wb") as blob:
+                blob.write(b"x" * (64 << 20))
+            written += 64
+        print("FILLED", place)
+    except OSError as error:
+        print(place, errno.errorcode[error.errno])
+print("WRITTEN", written)
+"""
+    result = sandboxed("namespaces", code)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert int(lines[-1].split()[1]) < 300, lines
+    assert all(line.split()[1] in ("EROFS", "ENOSPC") for line in lines[:-1]), lines
+    assert sandbox.WRITABLE_MEMORY <= 1 << 30
 
 
 @needs_namespaces
@@ -337,6 +369,40 @@ for path in ({str(private / "lab1_supervised.py")!r}, {str(ROOT / "README.md")!r
         "PermissionError",
         "PermissionError",
     ]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
+    reason="needs root and a system Python",
+)
+def test_the_uid_level_shows_one_lab_file_it_cannot_change(tmp_path):
+    """As in namespaces, the lab being graded is the only file of the submission there."""
+    for name in ("lab1_supervised.py", "lab2_rotation.py"):
+        (tmp_path / name).write_text(f"name = {name!r}\n")
+    box = sandbox.Sandbox("uid", folder=tmp_path)
+    try:
+        box.show(tmp_path / "lab1_supervised.py")
+        shown = box.path(tmp_path)
+        code = f"""
+import os
+print(sorted(os.listdir({shown!r})))
+for path in ({shown + "/lab2_rotation.py"!r}, {shown + "/lab1_supervised.py"!r}):
+    try:
+        open(path, "a")
+        print("allowed")
+    except OSError as error:
+        print(type(error).__name__)
+"""
+        command, options = box.popen_args(["/usr/bin/python3", "-c", code], pass_fds=())
+        result = subprocess.run(command, **options, capture_output=True, text=True, timeout=60)
+    finally:
+        box.close()
+    assert result.stdout.splitlines() == [
+        "['lab1_supervised.py']",
+        "PermissionError",
+        "PermissionError",
+    ], result.stderr
+    assert not Path(shown).exists()
 
 
 def test_choose_names_the_fix_when_nothing_is_available(monkeypatch):

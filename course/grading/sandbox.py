@@ -5,10 +5,13 @@ Three levels, the strongest available chosen by default (`choose`):
 - `namespaces`: bubblewrap (`bwrap`). The process gets its own user, PID, network, IPC, UTS and
   mount namespaces, uid 65534 and no capabilities. Its file system is built from an allowlist:
   the system's `/usr`, the Python installation and the virtual environment, the course library
-  (`course/`), all read-only; the submission's folder read-only at `/submission`; small private
-  tmpfs for `/tmp`, `$HOME` and the working folder `/scratch`. Nothing else of the checkout
-  exists there: no `solutions/`, `tests/`, `.git/`, reports or other submissions. It dies with its
-  parent, and everything it started dies with it (the PID namespace ends with its first process).
+  (`course/`), all read-only; the file of the lab being graded, alone, read-only in `/submission`
+  (`Sandbox.show`: never another lab's file); small private tmpfs for `/tmp`, `$HOME` and the
+  working folder `/scratch` (256 MiB each) and `/dev/shm` (64 MiB); the root and `/dev` are
+  read-only, so that memory-backed files hold `WRITABLE_MEMORY` (832 MiB) at most. Nothing else
+  of the checkout exists there: no `solutions/`, `tests/`, `.git/`, reports or other submissions.
+  It dies with its parent, and everything it started dies with it (the PID namespace ends with
+  its first process).
 - `uid`: where user namespaces are refused (some containers), the process runs as a uid of its
   own (`private_uid`: no other process runs as it), no groups, `no_new_privs`, in a scratch folder
   that only it can read. Where the kernel has Landlock (`course.grading.landlock`), its files
@@ -58,6 +61,9 @@ PROCESSES = 512  # TensorFlow's thread pools count: threads are tasks
 # Bounds on a whole sandbox (a worker and everything it starts), where a cgroup can be made:
 # memory includes its tmpfs pages (/tmp, $HOME, /scratch, /dev/shm), which no rlimit counts.
 MEMORY = 2 << 30
+# The sum of every writable memory-backed file system of a namespaces sandbox: /tmp, $HOME,
+# /scratch and /dev/shm (its root and /dev are read-only).
+WRITABLE_MEMORY = 3 * TMPFS_SIZE + SHM_SIZE
 CPU_CORES = 1.0
 
 
@@ -404,6 +410,39 @@ class Sandbox:
         )
         if self.level == "uid":
             os.chown(self._scratch, self.uid, self.uid)  # mode 0700: its alone
+        # What the process sees of the submission's folder: one lab's file at a time (`show`),
+        # never the other labs' files: a lab's grade follows from its own file alone.
+        self._shown: Path | None = None
+        if self.folder is not None and self.level != "none":
+            self._shown = Path(tempfile.mkdtemp(prefix="course-lab-", dir=shared))
+            if self.level == "uid":  # readable by its uid's group, writable by the grader only
+                os.chown(self._shown, os.getuid(), self.uid)
+                self._shown.chmod(0o750)
+            else:
+                self._shown.chmod(0o755)
+
+    def show(self, host: Path) -> None:
+        """Shows the file `host` of the submission's folder (at `path(host)`) and nothing else of
+        it: the last lab's file disappears. Called between two labs, when no student code runs."""
+        if self._shown is None:
+            return
+        for entry in os.listdir(self._shown):
+            target = self._shown / entry
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        relative = Path(host).absolute().relative_to(self.folder.absolute())
+        copy = self._shown / relative
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(host, copy, follow_symlinks=False)
+        made = [self._shown / part for part in relative.parents if part != Path(".")]
+        for path in [*made, copy]:
+            if self.level == "uid":  # readable by its uid's group, writable by the grader only
+                os.chown(path, os.getuid(), self.uid)
+            folder = path.is_dir()
+            mode = 0o750 if folder else 0o640
+            path.chmod(mode if self.level == "uid" else mode | (0o005 if folder else 0o004))
 
     @property
     def private(self) -> bool:
@@ -426,8 +465,10 @@ class Sandbox:
 
     def path(self, host: Path) -> str:
         """Where the file `host` of the submission's folder is, as the process sees it."""
-        if self.level == "namespaces" and self.folder is not None:
-            return f"{SUBMISSION}/{Path(host).absolute().relative_to(self.folder.absolute())}"
+        if self._shown is not None:
+            relative = Path(host).absolute().relative_to(self.folder.absolute())
+            place = SUBMISSION if self.level == "namespaces" else str(self._shown)
+            return place if relative == Path(".") else f"{place}/{relative}"
         return str(Path(host).resolve())
 
     def shows(self, host: Path) -> bool:
@@ -508,8 +549,8 @@ class Sandbox:
         system = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc", "/proc", "/sys"]
         paths = [*system, *map(str, _python_paths()), str(ROOT / "course")]
         paths += [str(path) for path in self.readable]
-        if self.folder is not None:
-            paths.append(str(self.folder.resolve()))
+        if self._shown is not None:
+            paths.append(str(self._shown))
         return paths
 
     def _bwrap(self, argv: list[str]) -> list[str]:
@@ -560,7 +601,11 @@ class Sandbox:
         for path in _python_paths() + [ROOT / "course", *self.readable]:
             command += ["--ro-bind", str(path), str(path)]
         if self.folder is not None:
-            command += ["--ro-bind", str(self.folder.resolve()), SUBMISSION]
+            command += ["--ro-bind", str(self._shown), SUBMISSION]
+        # bubblewrap's root and /dev are tmpfs of half the machine's memory each: read-only
+        # once everything is mounted, so that only the sized tmpfs above take files
+        # (WRITABLE_MEMORY in all).
+        command += ["--remount-ro", "/dev", "--remount-ro", "/"]
         command += ["--chdir", SCRATCH, "--"]
         return command + argv
 
@@ -581,6 +626,9 @@ class Sandbox:
             self._claim.rmdir()
             self._claim = None
         shutil.rmtree(self._scratch, ignore_errors=True)
+        if self._shown is not None:
+            shutil.rmtree(self._shown, ignore_errors=True)
+            self._shown = None
 
 
 def _kill_everything_of(uid: int) -> None:

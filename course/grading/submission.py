@@ -297,6 +297,7 @@ class Submission:
             self._ensure_started()
 
     def _load(self) -> None:
+        self.sandbox.show(self.lab_file)  # this lab's file alone: the last lab's child has ended
         try:
             if self._orders is not None:
                 write_message(self._orders, {"op": "fork"})  # a fresh interpreter for this lab

@@ -100,13 +100,26 @@ def describe(error: BaseException, lab_file: str) -> dict:
     ]
     if isinstance(error, SyntaxError) and error.filename == lab_file:
         where = [f"{Path(lab_file).name} line {error.lineno}: {(error.text or '').strip()}"]
+    message = str(error)[:2000]
+    missing = (getattr(error, "name", None) or "").split(".")[0]
+    if isinstance(error, ModuleNotFoundError) and missing in _lab_modules():
+        message = (
+            f"{Path(lab_file).name} imports {error.name}: each lab is graded from its own file"
+            " alone; copy the function into this lab"
+        )
     return {
         "type": type(error).__name__,
-        "message": str(error)[:2000],
+        "message": message,
         "where": where,
         "function": own[-1].name if own else None,
         "raised_by_lab": bool(frames) and frames[-1].filename == lab_file,
     }
+
+
+def _lab_modules() -> set[str]:
+    from course import registry
+
+    return {lab.module for lab in registry.LABS.values()}
 
 
 class Plain:
@@ -163,12 +176,14 @@ def load_models(value: Any) -> Any:
     return value
 
 
-def load_module(path: str, name: str, cells: list | None = None):
+def load_module(path: str, name: str, cells: list | None = None, beside: bool = True):
     """Imports the file at `path` as module `name`. `cells`: it is a notebook, run as a kernel
     runs it (`course.grading.notebooks.cell_plan`): cell by cell, with the names a kernel
-    provides, a cell that may fail (it defines no exercise) costing nothing when it does."""
+    provides, a cell that may fail (it defines no exercise) costing nothing when it does.
+    `beside`: the modules beside it may be imported (the grader's own files; never a student's
+    lab, which is graded from its own file alone)."""
     # A hidden check module imports its lab's public one, beside it.
-    if str(Path(path).parent) not in sys.path:
+    if beside and str(Path(path).parent) not in sys.path:
         sys.path.append(str(Path(path).parent))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -260,9 +275,11 @@ def serve(
             if op == "load":
                 lab, lab_file = None, request["file"]
                 free_memory()
-                if str(Path(lab_file).parent) not in sys.path:
+                # A student's lab imports no module beside it: another lab's file is not there
+                # (`Sandbox.show`), nor on sys.path.
+                if judge and str(Path(lab_file).parent) not in sys.path:
                     sys.path.insert(0, str(Path(lab_file).parent))
-                lab = load_module(lab_file, request["module"], request.get("cells"))
+                lab = load_module(lab_file, request["module"], request.get("cells"), beside=judge)
                 reply: dict[str, Any] = {"imported": True}
             elif op == "measure" and judge:
                 if request["file"] not in measures:
