@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
@@ -43,3 +44,23 @@ def atomic_save(path: str | Path, save: Callable[[BinaryIO], None]) -> Path:
     with atomic_file(path) as handle:
         save(handle)
     return Path(path)
+
+
+def empty_folder(folder: str, owner: int | None = None) -> None:
+    """Removes every entry of `folder`, or only those whose owner is the uid `owner`; links are
+    removed, never followed, and what cannot be removed stays."""
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for name in entries:
+        path = os.path.join(folder, name)
+        try:
+            if owner is not None and os.lstat(path).st_uid != owner:
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import ROOT
+from course.files import empty_folder
 from course.grading import landlock
 
 LEVELS = ("namespaces", "uid", "none")
@@ -207,21 +208,7 @@ def _remove_owned(uid: int, folders: tuple[str, ...] = ("/tmp", "/var/tmp", "/de
     """Removes what `uid` left at the top of the shared temporary folders (files written where
     Landlock did not stop it)."""
     for folder in folders:
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            continue
-        for name in entries:
-            path = os.path.join(folder, name)
-            try:
-                if os.lstat(path).st_uid != uid:
-                    continue
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    os.unlink(path)
-            except OSError:
-                pass
+        empty_folder(folder, owner=uid)
 
 
 def _pids_cgroup() -> Path | None:

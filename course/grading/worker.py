@@ -23,7 +23,6 @@ import ctypes
 import importlib
 import importlib.util
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from course import ROOT
+from course.files import empty_folder
 from course.grading.codec import CodecError, ModelFile, read_message, write_message
 from course.quiet import first_operation, import_tensorflow, start_tensorflow
 
@@ -483,37 +483,10 @@ def _wipe_scratch(scratch: list[str], private: bool) -> None:
     a folder guessed from the environment), and, where this uid is the lab's alone, what it
     left in the shared temporary folders: the next lab finds what a fresh sandbox holds."""
     for folder in scratch:
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            continue
-        for name in entries:
-            path = os.path.join(folder, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+        empty_folder(folder)
     if private:
-        uid = os.getuid()
         for folder in ("/dev/shm", "/tmp", "/var/tmp"):
-            try:
-                entries = os.listdir(folder)
-            except OSError:
-                continue
-            for name in entries:
-                path = os.path.join(folder, name)
-                try:
-                    if os.lstat(path).st_uid != uid:
-                        continue
-                    if os.path.isdir(path) and not os.path.islink(path):
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        os.unlink(path)
-                except OSError:
-                    pass
+            empty_folder(folder, owner=os.getuid())
 
 
 def _drain(fd: int) -> None:

@@ -36,14 +36,8 @@ def preflight(labs, options) -> None:
 def pretrain(runner) -> Pretrained:
     lab3 = runner.labs["lab3"]
     seed = runner.seed(PRETEXT.seed)
-    dataset = patches.patch_batches(
-        runner.labs,
-        runner.options,
-        runner.split.unlabelled_images,
-        runner.budget.batch_size,
-        seed,
-        task(runner.labs, runner.options),
-        "relative_position_pairs",
+    dataset = patches.unlabelled_batches(
+        runner, seed, task(runner.labs, runner.options), "relative_position_pairs"
     )
     encoder = patches.patch_encoder(runner)
     model = lab3.build_context_model(encoder)

@@ -39,14 +39,8 @@ def pretrain(runner) -> Pretrained:
     permutations = np.asarray(
         lab3.permutation_set(runner.options.jigsaw_permutations, seed=runner.options.seed)
     )
-    dataset = patches.patch_batches(
-        runner.labs,
-        runner.options,
-        runner.split.unlabelled_images,
-        runner.budget.batch_size,
-        seed,
-        task(runner.labs, runner.options, permutations),
-        "jigsaw_batch",
+    dataset = patches.unlabelled_batches(
+        runner, seed, task(runner.labs, runner.options, permutations), "jigsaw_batch"
     )
     encoder = patches.patch_encoder(runner)
     model = lab3.build_jigsaw_model(encoder, len(permutations))

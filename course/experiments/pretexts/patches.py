@@ -149,6 +149,19 @@ def patch_batches(
         )
 
 
+def unlabelled_batches(runner, seed: int, make: Callable, exercise: str):
+    """`patch_batches` of the runner's unlabelled images, for the pretext's training."""
+    return patch_batches(
+        runner.labs,
+        runner.options,
+        runner.split.unlabelled_images,
+        runner.budget.batch_size,
+        seed,
+        make,
+        exercise,
+    )
+
+
 def preflight_batches(labs, options, make: Callable, exercise: str):
     """One batch of `patch_batches` on four blank images: a lab 3 function that cannot run in
     the experiment's tf.data pipeline fails here, before any training."""
