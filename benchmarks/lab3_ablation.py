@@ -49,7 +49,6 @@ def measure(data: str, seeds: list[int], epochs: int, recipes: list[str], pretex
     from course.data import load_cifar10, workshop_split
     from course.experiments import BUDGETS, Options
     from course.experiments.labs import load_labs
-    from course.experiments.pretexts.patches import recalibrate_batch_norm
     from course.experiments.rows import ROWS
     from course.experiments.runner import Runner
 
@@ -87,7 +86,7 @@ def measure(data: str, seeds: list[int], epochs: int, recipes: list[str], pretex
                         if recalibrated:
                             backbone = runner.new_backbone()
                             backbone.set_weights(pretrained.weights)
-                            recalibrate_batch_norm(backbone, runner)
+                            runner.recalibrate_batch_norm(backbone)
                             runner._pretrained[pretext] = dataclasses.replace(
                                 pretrained, weights=backbone.get_weights()
                             )

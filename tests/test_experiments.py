@@ -488,6 +488,35 @@ def test_the_mosaic_hands_the_jittered_patches_to_the_centred_task_functions():
     assert np.array_equal(np.asarray(center), jittered[:, 4])
 
 
+def test_recalibrated_batch_norm_holds_the_images_statistics():
+    """A frozen backbone normalises with its moving statistics: re-estimated, the first
+    BatchNormalization's mean is its inputs' mean, not Keras' initial 0 (the random-linear control
+    and lab 3's transfers rely on it)."""
+    import keras
+
+    from course.data import workshop_split
+    from course.experiments.labs import load_labs
+    from course.experiments.runner import Runner
+
+    split = workshop_split(tiny_cifar10(), 4, 4)
+    labs = load_labs("solutions", ["lab1"])
+    runner = Runner(split, TEST_BUDGET, labs, Options(), Path("."), quiet)
+    backbone = runner.new_backbone()
+    norm = next(
+        layer
+        for layer in backbone._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
+    before, momentum = backbone.get_weights(), norm.momentum
+    runner.recalibrate_batch_norm(backbone)
+    assert not np.allclose(np.asarray(norm.moving_mean), 0.0)
+    assert norm.momentum == momentum  # restored: fine-tuning keeps the configured momentum
+    trainable = {id(w) for w in backbone.trainable_weights}
+    for weight, old in zip(backbone.weights, before, strict=True):
+        if id(weight) in trainable:
+            assert np.array_equal(np.asarray(weight), old), weight.path
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr

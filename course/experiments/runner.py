@@ -115,6 +115,33 @@ class Runner:
                 if pytorch:
                     pytorch_init(layer)
 
+    def recalibrate_batch_norm(self, backbone, batches: int = 50) -> None:
+        """Re-estimates `backbone`'s BatchNormalization statistics on whole 32 x 32 images.
+
+        A frozen backbone normalises with its moving means and variances: a patch encoder's were
+        learnt on patches, an untrained backbone's are Keras' initial 0 and 1. Running it in
+        training mode on unlabelled images, without any gradient step, replaces them (momentum
+        0.9 for `batches` batches: the old statistics keep a weight of 0.9 ** 50 < 1%).
+        """
+        import keras
+
+        norms = [
+            layer
+            for layer in backbone._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, keras.layers.BatchNormalization)
+        ]
+        momenta = [layer.momentum for layer in norms]
+        for layer in norms:
+            layer.momentum = 0.9
+        images = self.split.unlabelled_images
+        standardize = self.labs["lab1"].standardize
+        rng = np.random.default_rng(self.options.seed)
+        for _ in range(batches):
+            batch = images[rng.choice(len(images), self.budget.batch_size)]
+            backbone(standardize(batch), training=True)
+        for layer, momentum in zip(norms, momenta, strict=True):
+            layer.momentum = momentum
+
     def schedule(self, steps: int):
         import keras
 
@@ -167,6 +194,10 @@ class Runner:
             backbone = self.new_backbone()
             if pretrained is not None:
                 backbone.set_weights(pretrained.weights)
+            else:
+                # The control: random features, normalised by their statistics on the images,
+                # as lab 3's probes are (an untrained backbone's are 0 and 1).
+                self.recalibrate_batch_norm(backbone)
             model = self.labs["lab2"].transfer(
                 backbone, len(CLASS_NAMES), freeze_backbone=row.frozen
             )

@@ -12,6 +12,8 @@ the runner (`course.experiments.runner.Runner`) and uses only this of it:
 - `figure(name)`: the path of a figure to write into the output folder;
 - `examples(count)`: one test image of each of `count` classes, and their class names;
 - `neighbours(backbone, name, title)`: the nearest-neighbour figure of a backbone's features.
+- `recalibrate_batch_norm(backbone)`: its BatchNormalization statistics re-estimated on whole
+  32 x 32 images.
 
 It returns `Pretrained`: the weights of a 32 x 32 backbone (what `transfer` receives), and what
 results.json records of it.

@@ -173,35 +173,6 @@ def preflight_batches(labs, options, make: Callable, exercise: str):
         return next(iter(dataset))
 
 
-def recalibrate_batch_norm(backbone, runner, batches: int = 50) -> None:
-    """Re-estimates `backbone`'s BatchNormalization statistics on whole 32 x 32 images.
-
-    The patch encoder learnt its moving means and variances on patches; a frozen backbone (the
-    linear probe) would normalise whole images with them. Running the backbone in training mode
-    on unlabelled images, without any gradient step, replaces them (momentum 0.9 for `batches`
-    batches: the old statistics keep a weight of 0.9 ** 50 < 1%).
-    """
-    import keras
-    import numpy as np
-
-    norms = [
-        layer
-        for layer in backbone._flatten_layers(include_self=False, recursive=True)
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
-    momenta = [layer.momentum for layer in norms]
-    for layer in norms:
-        layer.momentum = 0.9
-    images = runner.split.unlabelled_images
-    standardize = runner.labs["lab1"].standardize
-    rng = np.random.default_rng(runner.options.seed)
-    for _ in range(batches):
-        batch = images[rng.choice(len(images), runner.budget.batch_size)]
-        backbone(standardize(batch), training=True)
-    for layer, momentum in zip(norms, momenta, strict=True):
-        layer.momentum = momentum
-
-
 def pretrain_encoder(
     runner, name: str, encoder, model, dataset, epochs: int, classes: int
 ) -> Pretrained:
@@ -225,7 +196,7 @@ def pretrain_encoder(
     check_transferable(encoder, backbone, runner.labs["lab1"])
     backbone.set_weights(after)
     if runner.options.patch_bn_recalibrate:
-        recalibrate_batch_norm(backbone, runner)
+        runner.recalibrate_batch_norm(backbone)
         after = backbone.get_weights()
     record["examples_per_epoch"] = images
     runner.neighbours(
