@@ -1,6 +1,7 @@
 """The result model of a grading run: a check (`TestResult`), a lab (`LabResult`) and a
 submission (`SubmissionResult`), and the problems of a lab in a line each. The runner fills them
-from the verdict file; the reports read them; nothing here imports the rest of the grader."""
+from the verdict file; the reports read them; of the rest of the grader, only its kinds of failure
+(`protocol.ErrorKind`) are imported here."""
 
 from __future__ import annotations
 
