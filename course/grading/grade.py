@@ -30,7 +30,7 @@ from course.grading.discovery import (  # noqa: F401  (re-exported: where they w
     near_misses,
     stage_renamed,
 )
-from course.grading.protocol import LIMITS
+from course.grading.protocol import LIMITS, ErrorKind
 from course.grading.results import (  # noqa: F401  (re-exported)
     LabResult,
     SubmissionResult,
@@ -49,7 +49,8 @@ def missing_lab(template: LabResult, message: str) -> LabResult:
     result = copy.deepcopy(template)
     result.isolation = "not run"
     for test in result.tests:
-        test.status, test.score, test.output, test.kind = "failed", 0.0, message, "missing_file"
+        test.status, test.score, test.output = "failed", 0.0, message
+        test.kind = ErrorKind.MISSING_FILE
     return result
 
 

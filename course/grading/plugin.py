@@ -42,7 +42,18 @@ from course.grading.notebooks import (
     notebook_cells,
     untouched,
 )
-from course.grading.protocol import LIMITS, ErrorKind
+from course.grading.protocol import (
+    LIMITS,
+    CheckInfo,
+    Collected,
+    ErrorKind,
+    Event,
+    LabEnded,
+    PrintedOutput,
+    Problem,
+    Result,
+    Started,
+)
 from course.grading.scan import solution_references
 from course.grading.submission import StudentCodeError, Submission
 from course.impl import impl_dir
@@ -137,10 +148,10 @@ class GradingRun:
     over_limit: set[str] = field(default_factory=set)
     notebooks: Path | None = None
 
-    def emit(self, record: dict) -> None:
+    def emit(self, event: Event) -> None:
         """Writes one verdict record, at once (a run cut short loses nothing written)."""
         if self.results:
-            self.results.write(json.dumps(record) + "\n")
+            self.results.write(event.to_json() + "\n")
 
 
 RUN = pytest.StashKey[GradingRun]()
@@ -162,8 +173,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         run.results.close()
 
 
-def _emit(config: pytest.Config, record: dict) -> None:
-    config.stash[RUN].emit(record)
+def _emit(config: pytest.Config, event: Event) -> None:
+    config.stash[RUN].emit(event)
 
 
 def is_hidden(module) -> bool:
@@ -171,20 +182,22 @@ def is_hidden(module) -> bool:
     return Path(module.__file__).stem.endswith("_hidden")
 
 
-def grade_info(item: pytest.Item) -> dict:
-    """Lab, exercise, points and the check's title of a graded test."""
+def grade_info(item: pytest.Item, number: int) -> CheckInfo:
+    """Lab, exercise, points and the check's title of a graded test; `number`: its place among
+    its lab's checks (of its variant)."""
     marker = item.get_closest_marker("grade")
     lab = item.module.LAB
     title = " ".join((item.function.__doc__ or item.name).strip().split("\n\n")[0].split())
-    return {
-        "id": item.nodeid,
-        "lab": lab,
-        "exercise": marker.args[0],
-        "points": float(marker.kwargs["points"]),
-        "name": f"{lab}.{marker.args[0]}: {title}",
-        "variant": _variant(item),
-        "hidden": is_hidden(item.module),
-    }
+    return CheckInfo(
+        id=item.nodeid,
+        lab=lab,
+        exercise=marker.args[0],
+        points=float(marker.kwargs["points"]),
+        name=f"{lab}.{marker.args[0]}: {title}",
+        variant=_variant(item),
+        hidden=is_hidden(item.module),
+        number=f"{lab.removeprefix('lab')}.{number}",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -244,16 +257,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     tests, counters = [], {}
     for item in session.items:
         if hasattr(getattr(item, "module", None), "LAB"):
-            info = grade_info(item)
-            key = (info["lab"], info["variant"])
+            key = (item.module.LAB, _variant(item))
             counters[key] = counters.get(key, 0) + 1
-            info["number"] = f"{info['lab'].removeprefix('lab')}.{counters[key]}"
-            item.stash[_INFO] = info
-            tests.append(info)
-    _emit(session.config, {"event": "collected", "tests": tests})
+            item.stash[_INFO] = grade_info(item, counters[key])
+            tests.append(item.stash[_INFO])
+    _emit(session.config, Collected(tuple(tests)))
 
 
-_INFO = pytest.StashKey[dict]()
+_INFO = pytest.StashKey[CheckInfo]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -261,7 +272,7 @@ def pytest_runtest_call(item: pytest.Item):
     """A hidden check's output is its own: kept out of the lab's output (shown at once) and put
     in the check's report, which is hidden as the check is."""
     lab = getattr(item, "funcargs", {}).get("lab")
-    if not (isinstance(lab, Submission) and _INFO in item.stash and item.stash[_INFO]["hidden"]):
+    if not (isinstance(lab, Submission) and _INFO in item.stash and item.stash[_INFO].hidden):
         return (yield)
     lab.hide_output()
     try:
@@ -294,7 +305,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             lab_key = item.module.LAB
             if lab_key not in item.config.stash[RUN].over_limit:
                 item.config.stash[RUN].over_limit.add(lab_key)
-                _emit(item.config, {"event": "problem", "lab": lab_key, "problem": error.message})
+                _emit(item.config, Problem(lab_key, error.message))
             report.longrepr = error.message
             return report
         if isinstance(error, StudentCodeError):
@@ -316,16 +327,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         output = (
             f"{output}\n\n" if output else ""
         ) + f"Your code printed {printed_bytes:,} bytes during this check:\n{printed}"
-    _emit(
-        item.config,
-        {
-            "event": "result",
-            "id": item.nodeid,
-            "status": status,
-            "output": output,
-            "error_kind": kind,
-        },
-    )
+    _emit(item.config, Result(item.nodeid, status, output, kind))
     return report
 
 
@@ -357,7 +359,7 @@ def judge(request: pytest.FixtureRequest) -> Submission:
     run = config.stash[RUN]
     if lab_key not in run.started:
         run.started[lab_key] = time.monotonic()
-        _emit(config, {"event": "started", "lab": lab_key})
+        _emit(config, Started(lab_key))
     solution_file = _solutions(config) / registry.LABS[lab_key].file
     reference = solution_file if solution_file.is_file() else None
     workers = _workers(config)
@@ -496,10 +498,10 @@ def _finish_lab(config: pytest.Config, lab_key: str, complete: bool = False) -> 
     worker = _workers(config).get("lab")
     if worker is not None and worker.lab_key == lab_key:
         printed, text = worker.printed()
-        _emit(config, {"event": "printed", "lab": lab_key, "bytes": printed, "text": text})
+        _emit(config, PrintedOutput(lab_key, printed, text))
     if started is not None:
         seconds = time.monotonic() - started
-        _emit(config, {"event": "lab", "lab": lab_key, "seconds": seconds, "complete": complete})
+        _emit(config, LabEnded(lab_key, seconds, complete))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

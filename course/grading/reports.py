@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from course.files import atomic_write
+from course.grading.protocol import ErrorKind
 from course.grading.results import LabResult, TestResult, lab_problems
 from course.grading.text import printable
 from course.i18n import _, ngettext
@@ -158,8 +159,10 @@ def _lab_rows(lab: LabResult, verbose: bool, student: bool) -> list[str]:
         )
         if not lab_wide:
             lines += _messages(tests, 8, student)
-            wrong = [t for t in tests if t.status == "failed" and t.kind != "not_implemented"]
-            if wrong and all(t.kind in ("", "exception") for t in wrong):
+            wrong = [
+                t for t in tests if t.status == "failed" and t.kind != ErrorKind.NOT_IMPLEMENTED
+            ]
+            if wrong and all(t.kind in ("", ErrorKind.EXCEPTION) for t in wrong):
                 lines.append(
                     _("        hints: course hint {exercise}").format(
                         exercise=f"{lab.lab}.{exercise}"
@@ -173,7 +176,7 @@ def _lab_rows(lab: LabResult, verbose: bool, student: bool) -> list[str]:
             _("all {count} checks: {output}").format(count=len(failed), output=failed[0].output), 8
         )
         lines += _messages([test for test in lab.tests if test.status == "skipped"], 8, student)
-    if lab.problem and not any(test.kind == "forbidden" for test in failed):
+    if lab.problem and not any(test.kind == ErrorKind.FORBIDDEN for test in failed):
         lines += _wrap(_("problem: {problem}").format(problem=lab.problem), 8)
     if lab.printed_bytes:
         lines += _wrap(
@@ -218,7 +221,8 @@ def fix_first(lab: LabResult) -> list[str]:
         test.exercise
         for test in lab.tests
         if test.status == "failed"
-        and test.kind not in ("missing_file", "import", "forbidden", "protocol")
+        and test.kind
+        not in (ErrorKind.MISSING_FILE, ErrorKind.IMPORT, ErrorKind.FORBIDDEN, ErrorKind.PROTOCOL)
     }
     advice = []
     for used, callers in order(lab.lab, failed).items():

@@ -1,6 +1,7 @@
 """The result model of a grading run: a check (`TestResult`), a lab (`LabResult`) and a
 submission (`SubmissionResult`), and the problems of a lab in a line each. The runner fills them
-from the verdict file; the reports read them; nothing here imports the rest of the grader."""
+from the verdict file; the reports read them; of the rest of the grader, only its kinds of failure
+(`protocol.ErrorKind`) are imported here."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from course.grading.protocol import ErrorKind
 from course.grading.text import first_line
 from course.i18n import gettext, ngettext
 
@@ -26,7 +28,7 @@ class TestResult:
     score: float = 0.0
     status: str = "failed"  # passed, failed, or skipped (could not run here)
     output: str = ""
-    # For a failure of the student's code: StudentCodeError.kind (timeout, crash, ...).
+    # For a failure of the student's code: StudentCodeError.kind (an ErrorKind: timeout, ...).
     kind: str = ""
     hidden: bool = False  # a hidden check: Gradescope shows it after the grades are published
 
@@ -94,43 +96,53 @@ class SubmissionResult:
         return [f"{lab.lab}: {problem}" for lab in self.labs for problem in lab_problems(lab)]
 
 
+# The kinds of failure that, where every check of a lab failed with one message, are the lab's.
+WHOLE_LAB_KINDS = (
+    ErrorKind.MISSING_FILE,
+    ErrorKind.IMPORT,
+    ErrorKind.TIMEOUT,
+    ErrorKind.CRASH,
+    ErrorKind.PROTOCOL,
+)
+
+
 def lab_problems(result: LabResult) -> list[str]:
     """Short descriptions of what stopped a lab's checks from running normally (not wrong
     answers)."""
     problems = [first_line(result.problem)] if result.problem else []
     failed = [test for test in result.tests if test.status == "failed"]
-    if any(test.kind == "forbidden" for test in failed):
+    if any(test.kind == ErrorKind.FORBIDDEN for test in failed):
         return problems  # result.problem says it
     outputs = {test.output for test in failed}
     if (
         failed
         and len(failed) == len(result.tests)
         and len(outputs) == 1
-        and failed[0].kind in ("missing_file", "import", "timeout", "crash", "protocol")
+        and failed[0].kind in WHOLE_LAB_KINDS
     ):
         return problems + [
             first_line(failed[0].output)
         ]  # the whole lab failed for one reason (an import that failed)
     counts = Counter(test.kind for test in failed)
     words = {
-        "timeout": ngettext(
-            "{count} check timed out", "{count} checks timed out", counts["timeout"]
+        ErrorKind.TIMEOUT: ngettext(
+            "{count} check timed out", "{count} checks timed out", counts[ErrorKind.TIMEOUT]
         ),
-        "crash": ngettext(
+        ErrorKind.CRASH: ngettext(
             "{count} check crashed the Python process",
             "{count} checks crashed the Python process",
-            counts["crash"],
+            counts[ErrorKind.CRASH],
         ),
-        "protocol": ngettext(
+        ErrorKind.PROTOCOL: ngettext(
             "{count} check corrupted the grader's channel",
             "{count} checks corrupted the grader's channel",
-            counts["protocol"],
+            counts[ErrorKind.PROTOCOL],
         ),
     }
     for kind, said in words.items():
         if counts[kind]:
             problems.append(said.format(count=counts[kind]))
-    missing = sorted({test.exercise for test in failed if test.kind == "missing_function"})
+    missing = sorted({test.exercise for test in failed if test.kind == ErrorKind.MISSING_FUNCTION})
     if missing:
         problems.append(
             gettext("no function {names}").format(names=", ".join(f"{name}()" for name in missing))

@@ -21,9 +21,21 @@ import time
 from pathlib import Path
 
 from course import ROOT, registry
-from course.grading.protocol import LIMITS
+from course.grading.protocol import (
+    LIMITS,
+    CheckInfo,
+    Collected,
+    ErrorKind,
+    Event,
+    LabEnded,
+    PrintedOutput,
+    Problem,
+    ProtocolError,
+    Result,
+    Started,
+    parse_event,
+)
 from course.grading.results import LabResult, TestResult
-from course.grading.text import printable
 
 AUTOGRADER = ROOT / "tests" / "autograder"
 
@@ -195,11 +207,11 @@ def grade_labs(
                 " finished by then earn no points"
             )
         verdicts = read_verdicts(results)
-        records = verdicts[0]
+        events = verdicts[0]
         # A lab graded to its end before the run failed keeps its grade, without that problem;
         # one the run never reached says so.
-        complete = {r.get("lab") for r in records if r["event"] == "lab" and r.get("complete")}
-        started = {r.get("lab") for r in records if r["event"] == "started"}
+        complete = {e.lab for e in events if isinstance(e, LabEnded) and e.complete}
+        started = {e.lab for e in events if isinstance(e, Started)}
 
         def lab_problem(lab: str) -> str:
             if lab in complete or not problem:
@@ -247,12 +259,13 @@ def grade_variants(
         return {name: _read_results(verdicts, lab, problem, variant=name) for name in variants}
 
 
-def read_verdicts(path: Path) -> tuple[list[dict], str]:
-    """The records of a verdict file, and what was wrong with it ("" if nothing).
+def read_verdicts(path: Path) -> tuple[list[Event], str]:
+    """The events of a verdict file, and what was wrong with it ("" if nothing).
 
     Only the grader's pytest child writes there, out of every sandbox's reach; it is still read as
     untrusted: a regular file, not followed through a link, never blocking, at most
-    `VERDICTS_LIMIT` bytes, each line a JSON object (a line cut short by a wall limit is dropped).
+    `VERDICTS_LIMIT` bytes, each line an event that `protocol.parse_event` accepts (a line cut
+    short by a wall limit is dropped).
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -270,116 +283,69 @@ def read_verdicts(path: Path) -> tuple[list[dict], str]:
         if len(data) > VERDICTS_LIMIT
         else ""
     )
-    records = []
+    events = []
     for line in data[:VERDICTS_LIMIT].decode(errors="replace").splitlines():
         try:
-            record = json.loads(line)
-        except ValueError:
+            events.append(parse_event(line))
+        except ProtocolError:
             continue
-        if isinstance(record, dict) and isinstance(record.get("event"), str):
-            records.append(record)
-    return records, problem
+    return events, problem
 
 
-def _text(value: object, limit: int = 20000) -> str:
-    """A string of a verdict record, cut to `limit` and made printable (newlines kept)."""
-    return printable(value[:limit], keep="\n") if isinstance(value, str) else ""
-
-
-def _collected(records: list[dict], lab: str, variant: str | None) -> list[dict]:
-    first = next(
-        (r for r in records if r["event"] == "collected" and isinstance(r.get("tests"), list)),
-        None,
-    )
-    tests = []
-    for info in first["tests"] if first else []:
-        try:
-            valid = (
-                isinstance(info, dict)
-                and all(
-                    isinstance(info[key], str)
-                    for key in ("id", "name", "number", "lab", "exercise")
-                )
-                and isinstance(info["points"], (int, float))
-                and info["points"] >= 0
-            )
-        except KeyError:
-            valid = False
-        if valid and info["lab"] == lab and info.get("variant") == variant:
-            tests.append(info)
-    return tests
+def _collected(events: list[Event], lab: str, variant: str | None) -> list[CheckInfo]:
+    first = next((e for e in events if isinstance(e, Collected)), None)
+    return [
+        info
+        for info in (first.tests if first else ())
+        if info.lab == lab and info.variant == variant
+    ]
 
 
 def _read_results(
-    verdicts: tuple[list[dict], str], lab: str, problem: str, variant: str | None = None
+    verdicts: tuple[list[Event], str], lab: str, problem: str, variant: str | None = None
 ) -> LabResult:
     """`lab`'s result (of `variant`) from a run's `read_verdicts`."""
-    records, broken = verdicts
+    events, broken = verdicts
     problem = next(
-        (
-            _text(r.get("problem"), 2000)
-            for r in records
-            if r["event"] == "problem" and r.get("lab") == lab
-        ),
+        (e.problem for e in events if isinstance(e, Problem) and e.lab == lab),
         problem or broken,
     )
-    collected = _collected(records, lab, variant)
-    ids = {info["id"] for info in collected}
-    outcomes: dict[str, dict] = {}
-    for (
-        record
-    ) in records:  # the first verdict of a collected test counts; any later one is ignored
-        if (
-            record["event"] == "result"
-            and record.get("id") in ids
-            and record["id"] not in outcomes
-            and record.get("status") in ("passed", "failed", "skipped")
-        ):
-            outcomes[record["id"]] = record
+    collected = _collected(events, lab, variant)
+    ids = {info.id for info in collected}
+    outcomes: dict[str, Result] = {}
+    for event in events:  # the first verdict of a collected test counts; any later one is ignored
+        if isinstance(event, Result) and event.id in ids and event.id not in outcomes:
+            outcomes[event.id] = event
     result = LabResult(
         lab,
         problem=problem if collected or problem else "the grader collected no checks for this lab",
     )
     forbidden = next(
-        (_text(r.get("output")) for r in outcomes.values() if r.get("error_kind") == "forbidden"),
-        None,
+        (r.output for r in outcomes.values() if r.error_kind == ErrorKind.FORBIDDEN), None
     )
     for info in collected:
-        outcome = outcomes.get(info["id"])
+        outcome = outcomes.get(info.id)
         test = TestResult(
-            info["name"],
-            info["number"],
-            info["lab"],
-            info["exercise"],
-            float(info["points"]),
-            hidden=info.get("hidden") is True,
+            info.name, info.number, info.lab, info.exercise, info.points, hidden=info.hidden
         )
         if forbidden:
-            test.output, test.kind = forbidden, "forbidden"
+            test.output, test.kind = forbidden, ErrorKind.FORBIDDEN
         elif outcome is None:
             test.output = "not run: " + (problem or "grading stopped before this check")
         else:
             test.status, test.output, test.kind = (
-                outcome["status"],
-                _text(outcome.get("output")),
-                _text(outcome.get("error_kind"), 40),
+                outcome.status,
+                outcome.output,
+                outcome.error_kind or "",
             )
             test.score = test.max_score if test.status == "passed" else 0.0
         result.tests.append(test)
     if forbidden:
         result.problem = forbidden
-    for record in records:
-        if (
-            record["event"] == "lab"
-            and record.get("lab") == lab
-            and isinstance(record.get("seconds"), (int, float))
-        ):
-            result.seconds = float(record["seconds"])
-        if (
-            record["event"] == "printed"
-            and record.get("lab") == lab
-            and isinstance(record.get("bytes"), int)
-        ):
-            result.printed_bytes += record["bytes"]
-            result.printed = (result.printed + "\n" + _text(record.get("text"), 10000)).strip("\n")
+    for event in events:
+        if isinstance(event, LabEnded) and event.lab == lab:
+            result.seconds = event.seconds
+        if isinstance(event, PrintedOutput) and event.lab == lab:
+            result.printed_bytes += event.bytes
+            result.printed = (result.printed + "\n" + event.text).strip("\n")
     return result

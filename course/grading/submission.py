@@ -20,7 +20,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 from course.grading.codec import CodecError, read_message, write_message
-from course.grading.protocol import LIMITS, ErrorKind
+from course.grading.protocol import (
+    LIMITS,
+    Call,
+    End,
+    ErrorKind,
+    Fork,
+    Load,
+    Measure,
+    Probe,
+    ProtocolError,
+    Reply,
+    ReplyError,
+    ReplyKind,
+    Request,
+)
 from course.grading.sandbox import Limits, Sandbox
 
 TENSORFLOW_START_SECONDS = LIMITS.tensorflow_start
@@ -142,7 +156,7 @@ class Submission:
     return; `trusted=True` makes this handle a judge: it runs the reference solution (if
     `lab_file` is given) and its failures are the course's, never the student's. `wall_limit`:
     the seconds a lab may take in all, from its start; the checks not finished by then fail with
-    `kind` "over_limit"."""
+    `ErrorKind.OVER_LIMIT`."""
 
     def __init__(
         self,
@@ -288,7 +302,7 @@ class Submission:
         try:
             self._load()
         except StudentCodeError as error:
-            if not reused or error.kind not in ("timeout", "crash"):
+            if not reused or error.kind not in (ErrorKind.TIMEOUT, ErrorKind.CRASH):
                 raise
             # The earlier labs may have spent the worker's limits (CPU time, memory): this lab
             # is imported once more, in a fresh worker, before it is blamed.
@@ -300,21 +314,14 @@ class Submission:
         self.sandbox.show(self.lab_file)  # this lab's file alone: the last lab's child has ended
         try:
             if self._orders is not None:
-                write_message(self._orders, {"op": "fork"})  # a fresh interpreter for this lab
+                write_message(self._orders, Fork().to_wire())  # a fresh interpreter for this lab
                 self._forked = True
-            write_message(
-                self._request,
-                {
-                    "op": "load",
-                    "file": self.sandbox.path(self.lab_file),
-                    "module": self.lab_file.stem,
-                    "cells": self.cells,
-                },
-            )
+            load = Load(self.sandbox.path(self.lab_file), self.lab_file.stem, self.cells)
+            write_message(self._request, load.to_wire())
         except OSError:
             pass  # the worker died; _receive says how
         reply = self._receive(self.import_timeout, f"importing {self.name}")
-        if "import_error" in reply:
+        if reply.kind is ReplyKind.IMPORT_ERROR:
             self._discard_lab()  # what ran of the file stays in its process: it ends
         self._imported(reply)
         self._loaded = self.lab_file
@@ -345,12 +352,12 @@ class Submission:
             self._end_lab()  # now: nothing of the last lab runs on into this one
             self.outputs = [self.output.next_lab()] if self.process is not None else []
 
-    def _receive(self, timeout: float, doing: str) -> dict:
+    def _receive(self, timeout: float, doing: str) -> Reply:
         over = self.deadline is not None and self.deadline - time.monotonic() < timeout
         if over:
             timeout = max(0.0, self.deadline - time.monotonic())
         try:
-            reply = read_message(
+            message = read_message(
                 self._reply,
                 deadline=time.monotonic() + timeout,
                 limit=MESSAGE_LIMIT,
@@ -379,9 +386,9 @@ class Submission:
                 )
                 raise self.fatal from None
             return self._failed(failure, timeout, doing)
-        return self._checked(reply, doing)
+        return self._checked(message, doing)
 
-    def _failed(self, failure: Exception, timeout: float, doing: str) -> dict:
+    def _failed(self, failure: Exception, timeout: float, doing: str) -> Reply:
         """Raises what the student should read when the worker overran, died or babbled."""
         try:
             raise failure
@@ -433,16 +440,17 @@ class Submission:
                 self.fatal = error
             raise error from None
 
-    def _checked(self, reply: Any, doing: str) -> dict:
-        """The reply, once it is known to be a message and to report no forbidden act."""
-        if not isinstance(reply, dict):
+    def _checked(self, message: Any, doing: str) -> Reply:
+        """The reply in `message`, once it is known to be one (`Reply.from_wire`) and to report
+        no forbidden act."""
+        try:
+            reply = Reply.from_wire(message)
+        except ProtocolError:
             self._discard_lab()
             raise StudentCodeError(
                 ErrorKind.PROTOCOL, f"while {doing}, the grader received a malformed reply."
-            )
-        violations = reply.get("violations", [])
-        if isinstance(violations, list):
-            self.violations += [str(v)[:300] for v in violations if v not in self.violations]
+            ) from None
+        self.violations += [v for v in reply.violations if v not in self.violations]
         if self.violations:
             self.fatal = StudentCodeError(
                 ErrorKind.FORBIDDEN,
@@ -453,13 +461,12 @@ class Submission:
             raise self.fatal
         return reply
 
-    def _imported(self, reply: dict) -> None:
-        if "import_error" in reply:
-            error = reply["import_error"]
+    def _imported(self, reply: Reply) -> None:
+        if reply.kind is ReplyKind.IMPORT_ERROR:
+            error = reply.error
             self.fatal = StudentCodeError(
                 ErrorKind.IMPORT,
-                f"importing {self.name} failed: {error.get('type')}: {error.get('message')}"
-                + _where(error),
+                f"importing {self.name} failed: {error.type}: {error.message}" + _where(error),
             )
             raise self.fatal
 
@@ -548,10 +555,10 @@ class Submission:
         self._forked, self._loaded = False, None
         deadline = time.monotonic() + LIMITS.end_lab
         try:
-            write_message(self._orders, {"op": "end"})
+            write_message(self._orders, End().to_wire())
             while True:
-                answer = read_message(self._answers, deadline=deadline, limit=1 << 16)
-                if isinstance(answer, dict) and answer.get("ended") is True:
+                answer = self._answer(deadline)
+                if answer is not None and answer.kind is ReplyKind.ENDED:
                     break
         except (OSError, TimeoutError, EOFError, CodecError):
             self.stop()
@@ -571,10 +578,18 @@ class Submission:
         deadline = time.monotonic() + 10
         try:
             while True:
-                answer = read_message(self._answers, deadline=deadline, limit=1 << 16)
-                if isinstance(answer, dict) and isinstance(answer.get("exited"), int):
-                    return answer["exited"]
+                answer = self._answer(deadline)
+                if answer is not None and answer.kind is ReplyKind.EXITED:
+                    return answer.exited
         except (OSError, TimeoutError, EOFError, CodecError):
+            return None
+
+    def _answer(self, deadline: float) -> Reply | None:
+        """The worker's next answer on the grader's own channel (None: one that is no reply,
+        passed over as any answer not awaited)."""
+        try:
+            return Reply.from_wire(read_message(self._answers, deadline=deadline, limit=1 << 16))
+        except ProtocolError:
             return None
 
     def _discard_lab(self) -> None:
@@ -586,15 +601,15 @@ class Submission:
             self.stop()
 
     # -- requests ------------------------------------------------------------------------------
-    def _request_reply(self, request: dict, what: str, timeout: float | None) -> Any:
+    def _request_reply(self, request: Request, what: str, timeout: float | None) -> Any:
         if not self.trusted:
             return self._student_request(request, what, timeout)
         try:
             return self._student_request(request, what, timeout)
         except StudentCodeError as error:
-            if error.kind == "model":
+            if error.kind == ErrorKind.MODEL:
                 raise
-            if request["op"] == "measure" and error.kind == "exception":
+            if isinstance(request, Measure) and error.kind == ErrorKind.EXCEPTION:
                 # The judge ran only Keras' own layers, built as the student's model says.
                 raise StudentCodeError(
                     ErrorKind.MODEL,
@@ -607,7 +622,7 @@ class Submission:
             print(f"course grader: the judge failed on {what}: {error.message}", file=sys.stderr)
             raise GraderError(f"the grader's reference failed on {what}") from None
 
-    def _student_request(self, request: dict, what: str, timeout: float | None) -> Any:
+    def _student_request(self, request: Request, what: str, timeout: float | None) -> Any:
         if self.fatal:
             raise self.fatal
         if what in self.hung:  # it would hang again: spare the student's other checks the wait
@@ -618,34 +633,34 @@ class Submission:
             )
         self._ensure_started()
         try:
-            write_message(self._request, request)
+            write_message(self._request, request.to_wire())
         except (BrokenPipeError, OSError):
             pass  # the worker died; _receive reports how
         try:
             reply = self._receive(timeout or self.call_timeout, f"running {what}")
         except StudentCodeError as error:
-            if error.kind == "timeout" and not self.fatal:
+            if error.kind == ErrorKind.TIMEOUT and not self.fatal:
                 self.hung[what] = timeout or self.call_timeout
             raise
-        if "missing" in reply:
+        if reply.kind is ReplyKind.MISSING:
             raise StudentCodeError(
                 ErrorKind.MISSING_FUNCTION,
-                f"{self.name} defines no function {reply['missing']}(): keep the exercise's name"
+                f"{self.name} defines no function {reply.missing}(): keep the exercise's name"
                 " and signature.",
             )
-        if "model_error" in reply:
+        if reply.kind is ReplyKind.MODEL_ERROR:
             raise StudentCodeError(
                 ErrorKind.MODEL,
                 f"{what}: the grader could not load the model your code returned"
-                f" ({reply['model_error']}). Models are checked after saving and loading them with"
+                f" ({reply.model_error}). Models are checked after saving and loading them with"
                 " Keras' safe loader: build them from keras.layers (no Lambda layer, no custom"
                 " layer class) as keras.Model(inputs, outputs).",
             )
-        if "error" in reply:
-            error = reply["error"] if isinstance(reply["error"], dict) else {}
-            kind, message = str(error.get("type")), str(error.get("message") or "")
-            if kind == "NotImplementedError" and error.get("raised_by_lab"):
-                function = error.get("function")
+        if reply.kind is ReplyKind.ERROR:
+            error = reply.error
+            kind, message = error.type, error.message
+            if kind == "NotImplementedError" and error.raised_by_lab:
+                function = error.function
                 stub = f"{function}()" if function else what
                 helps = (
                     f"; `course hint {self.lab_key}.{function}` helps"
@@ -656,7 +671,7 @@ class Submission:
                     ErrorKind.NOT_IMPLEMENTED, f"{stub} is not implemented yet{helps}"
                 )
             message = f": {message}" if message else ""
-            if request["op"] == "probe" and not error.get("where"):
+            if isinstance(request, Probe) and not error.where:
                 # No line of the lab is in the traceback: the grader's probe choked on what the lab
                 # returned, or TensorFlow failed inside compiled code; say so rather than blame a
                 # line.
@@ -670,23 +685,19 @@ class Submission:
             raise StudentCodeError(
                 ErrorKind.EXCEPTION, f"{what} raised {kind}{message}" + _where(error)
             )
-        if "value" not in reply:
+        if reply.kind is not ReplyKind.VALUE:
             raise StudentCodeError(
                 ErrorKind.PROTOCOL, f"while running {what}, the grader received a malformed reply."
             )
-        if request["op"] == "call" and reply["value"] is None:
+        if isinstance(request, Call) and reply.value is None:
             raise StudentCodeError(
                 ErrorKind.EXCEPTION, f"{what} returned None: is a `return` missing?"
             )
-        return reply["value"]
+        return reply.value
 
     def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         """Calls the lab's function `name` in the worker; arrays and tensors come back as NumPy."""
-        return self._request_reply(
-            {"op": "call", "name": name, "args": list(args), "kwargs": kwargs},
-            f"{name}()",
-            timeout,
-        )
+        return self._request_reply(Call(name, list(args), kwargs), f"{name}()", timeout)
 
     def probe(
         self,
@@ -702,13 +713,7 @@ class Submission:
         as model files). With `measure`, the judge computes `measure(result, *measure_args)` from
         it with every model loaded there, and that is what this returns."""
         what = " ".join((probe.__doc__ or probe.__name__).strip().split("\n\n")[0].split())
-        request = {
-            "op": "probe",
-            "module": probe.__module__,
-            "name": probe.__name__,
-            "args": list(args),
-            "kwargs": kwargs,
-        }
+        request = Probe(probe.__module__, probe.__name__, list(args), kwargs)
         value = self._request_reply(request, what, timeout)
         if measure is None:
             return value
@@ -718,13 +723,7 @@ class Submission:
 
     def measure(self, measure: Callable, value: Any, *args: Any, what: str = "") -> Any:
         """The judge's side of `probe`: `measure(value with models loaded, *args)`."""
-        request = {
-            "op": "measure",
-            "file": inspect.getfile(measure),
-            "name": measure.__name__,
-            "value": value,
-            "args": list(args),
-        }
+        request = Measure(inspect.getfile(measure), measure.__name__, value, list(args))
         return self._request_reply(request, what or measure.__name__, None)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
@@ -738,5 +737,5 @@ class Submission:
         return lambda *args, **kwargs: self.call(name, *args, **kwargs)
 
 
-def _where(error: dict) -> str:
-    return "".join(f"\n  at {line}" for line in error.get("where", []))
+def _where(error: ReplyError) -> str:
+    return "".join(f"\n  at {line}" for line in error.where)

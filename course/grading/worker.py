@@ -29,12 +29,27 @@ import tempfile
 import time
 import traceback
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from course import ROOT
 from course.files import empty_folder
 from course.grading.codec import CodecError, ModelFile, read_message, write_message
+from course.grading.protocol import (
+    Call,
+    End,
+    Fork,
+    Load,
+    Measure,
+    Probe,
+    ProtocolError,
+    Reply,
+    ReplyError,
+    ReplyKind,
+    Request,
+    parse_request,
+)
 from course.quiet import first_operation, import_tensorflow, start_tensorflow
 
 PROBES = "course.grading.probes."
@@ -89,7 +104,7 @@ def die_with_parent() -> None:
             pass
 
 
-def describe(error: BaseException, lab_file: str) -> dict:
+def describe(error: BaseException, lab_file: str) -> ReplyError:
     """The exception as the student should see it: type, message, the lines of their file, and
     whether the lab's own code raised it (the innermost frame is in the lab file)."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -107,13 +122,18 @@ def describe(error: BaseException, lab_file: str) -> dict:
             f"{Path(lab_file).name} imports {error.name}: each lab is graded from its own file"
             " alone; copy the function into this lab"
         )
-    return {
-        "type": type(error).__name__,
-        "message": message,
-        "where": where,
-        "function": own[-1].name if own else None,
-        "raised_by_lab": bool(frames) and frames[-1].filename == lab_file,
-    }
+    return ReplyError(
+        type=type(error).__name__,
+        message=message,
+        where=tuple(where),
+        function=own[-1].name if own else None,
+        raised_by_lab=bool(frames) and frames[-1].filename == lab_file,
+    )
+
+
+def _refusal(message: str) -> Reply:
+    """The reply to a request this worker cannot answer."""
+    return Reply(ReplyKind.ERROR, error=ReplyError("RuntimeError", message))
 
 
 def _lab_modules() -> set[str]:
@@ -267,66 +287,61 @@ def serve(
     measures: dict[str, Any] = {}
     while True:
         try:
-            request = read_message(request_fd, tensor=None if judge else tensor)
+            message = read_message(request_fd, tensor=None if judge else tensor)
         except (EOFError, CodecError):
             return
-        op = request["op"]
         try:
-            if op == "load":
-                lab, lab_file = None, request["file"]
+            request: Request | None = parse_request(message)
+        except ProtocolError as error:
+            request, refused = None, str(error)
+        try:
+            if request is None:
+                reply = _refusal(refused)
+            elif isinstance(request, Load):
+                lab, lab_file = None, request.file
                 free_memory()
                 # A student's lab imports no module beside it: another lab's file is not there
                 # (`Sandbox.show`), nor on sys.path.
                 if judge and str(Path(lab_file).parent) not in sys.path:
                     sys.path.insert(0, str(Path(lab_file).parent))
-                lab = load_module(lab_file, request["module"], request.get("cells"), beside=judge)
-                reply: dict[str, Any] = {"imported": True}
-            elif op == "measure" and judge:
-                if request["file"] not in measures:
+                lab = load_module(lab_file, request.module, request.cells, beside=judge)
+                reply = Reply(ReplyKind.IMPORTED)
+            elif isinstance(request, Measure) and judge:
+                if request.file not in measures:
                     free_memory()  # another lab's checks: the models measured so far are done
-                    measures[request["file"]] = load_module(
-                        request["file"], f"_grader_measures_{len(measures)}"
+                    measures[request.file] = load_module(
+                        request.file, f"_grader_measures_{len(measures)}"
                     )
-                function = getattr(measures[request["file"]], request["name"])
-                reply = {"value": plain(function(load_models(request["value"]), *request["args"]))}
-            elif op in ("call", "probe") and lab is None:
-                reply = {
-                    "error": {"type": "RuntimeError", "message": "no lab is loaded", "where": []}
-                }
-            elif op == "call" and not callable(getattr(lab, request["name"], None)):
-                reply = {"missing": request["name"]}
-            elif op == "probe" and f"{request['module']}.{request['name']}" in probes:
-                function = probes[f"{request['module']}.{request['name']}"]
-                reply = {"value": plain(function(lab, *request["args"], **request["kwargs"]))}
-            elif op == "call":
-                reply = {
-                    "value": plain(
-                        getattr(lab, request["name"])(*request["args"], **request["kwargs"])
-                    )
-                }
+                function = getattr(measures[request.file], request.name)
+                value = plain(function(load_models(request.value), *request.args))
+                reply = Reply(ReplyKind.VALUE, value=value)
+            elif isinstance(request, (Call, Probe)) and lab is None:
+                reply = _refusal("no lab is loaded")
+            elif isinstance(request, Call) and not callable(getattr(lab, request.name, None)):
+                reply = Reply(ReplyKind.MISSING, missing=request.name)
+            elif isinstance(request, Probe) and f"{request.module}.{request.name}" in probes:
+                function = probes[f"{request.module}.{request.name}"]
+                value = plain(function(lab, *request.args, **request.kwargs))
+                reply = Reply(ReplyKind.VALUE, value=value)
+            elif isinstance(request, Call):
+                value = plain(getattr(lab, request.name)(*request.args, **request.kwargs))
+                reply = Reply(ReplyKind.VALUE, value=value)
             else:
-                reply = {
-                    "error": {
-                        "type": "RuntimeError",
-                        "message": f"unknown request {op!r}",
-                        "where": [],
-                    }
-                }
+                reply = _refusal(f"unknown request {request.OP.value!r}")
         except ModelLoadError as error:
-            reply = {"model_error": str(error)}
+            reply = Reply(ReplyKind.MODEL_ERROR, model_error=str(error))
         except AttributeError as error:
             if (
                 lab is not None and getattr(error, "obj", None) is lab and error.name
             ):  # a probe used a missing function
-                reply = {"missing": error.name}
+                reply = Reply(ReplyKind.MISSING, missing=error.name)
             else:
-                reply = {"error": describe(error, lab_file)}
+                reply = Reply(ReplyKind.ERROR, error=describe(error, lab_file))
         except BaseException as error:  # noqa: BLE001  (SystemExit and KeyboardInterrupt included)
-            reply = {"error": describe(error, lab_file)}
-        if op == "load" and "error" in reply:
-            reply = {"import_error": reply["error"]}
-        reply["violations"] = tripwire.violations
-        write_message(reply_fd, reply)
+            reply = Reply(ReplyKind.ERROR, error=describe(error, lab_file))
+        if isinstance(request, Load) and reply.kind is ReplyKind.ERROR:
+            reply = replace(reply, kind=ReplyKind.IMPORT_ERROR)
+        write_message(reply_fd, replace(reply, violations=tuple(tripwire.violations)).to_wire())
 
 
 def _prctl(option: int, value: int) -> None:
@@ -365,13 +380,15 @@ def zygote(
     import_tensorflow()
     probes = trusted_probes()  # before any lab: a lab may patch them
     _prctl(PR_SET_DUMPABLE, 0)
-    write_message(reply_fd, {"ready": True})
+    write_message(reply_fd, Reply(ReplyKind.READY).to_wire())
     while True:
         try:
-            order = read_message(orders)
+            order = parse_request(read_message(orders))
         except (EOFError, CodecError):
             return
-        if not isinstance(order, dict) or order.get("op") != "fork":
+        except ProtocolError:
+            continue
+        if not isinstance(order, Fork):
             continue
         sys.stdout.flush()
         sys.stderr.flush()
@@ -417,19 +434,21 @@ def _watch(
             exited = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
         if exited is not None and not ready:
             _end_strays(child, private)
-            write_message(answers, {"exited": exited})
+            write_message(answers, Reply(ReplyKind.EXITED, exited=exited).to_wire())
             continue
         if pidfd is not None and pidfd in ready:
             _end_strays(child, private)
-            write_message(answers, {"exited": exited})
+            write_message(answers, Reply(ReplyKind.EXITED, exited=exited).to_wire())
             continue
         if not ready:
             continue
         try:
-            order = read_message(orders)
+            order = parse_request(read_message(orders))
         except (EOFError, CodecError):
-            order = {"op": "end"}
-        if isinstance(order, dict) and order.get("op") == "end":
+            order = End()
+        except ProtocolError:
+            continue
+        if isinstance(order, End):
             if exited is None:
                 _end_strays(child, private)
                 try:
@@ -441,7 +460,7 @@ def _watch(
             _drain(request_fd)
             if pidfd is not None:
                 os.close(pidfd)
-            write_message(answers, {"ended": True})
+            write_message(answers, Reply(ReplyKind.ENDED).to_wire())
             return
 
 
@@ -509,7 +528,7 @@ def main(argv: list[str]) -> None:
         import numpy  # noqa: F401
 
         start_tensorflow()
-        write_message(reply_fd, {"ready": True})
+        write_message(reply_fd, Reply(ReplyKind.READY).to_wire())
         serve(lab_folder, request_fd, reply_fd, True, {})
         return
     orders, answers = (int(fd) for fd in flags[flags.index("--orders") + 1].split(","))
