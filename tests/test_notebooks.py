@@ -151,6 +151,34 @@ def test_malformed_notebooks_are_named(tmp_path, text, problem):
     assert "\n" not in str(error.value) and "lab2_rotation.ipynb" in str(error.value)
 
 
+def test_a_crafted_notebook_is_read_within_bounds(tmp_path, monkeypatch):
+    """The notebook is read in a child process bounded in time and memory: JSON nested too deep,
+    a file of millions of tiny objects and cells of hundreds of magics (IPython's transformer is
+    quadratic in them) cost their own lab a clear message, never the grader's own memory or the
+    batch's time."""
+    import dataclasses
+    import time
+
+    from course.grading import notebooks
+
+    limits = dataclasses.replace(notebooks.LIMITS, notebook_seconds=3.0)
+    monkeypatch.setattr(notebooks, "LIMITS", limits)
+    path = tmp_path / "lab2_rotation.ipynb"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(NotebookError, match="is not a valid notebook"):
+        notebook_source(path)
+    cell = {"cell_type": "code", "metadata": {}, "source": "x = 1\n", "outputs": []}
+    path.write_text('{"cells": [' + json.dumps(cell) + '], "x": [' + "{}," * 6_000_000 + "{}]}")
+    with pytest.raises(NotebookError, match="too large or too deeply nested"):
+        notebook_source(path)
+    magics = {**cell, "source": "%time x = 1\n" * 450 + "y = 2\n" * 2000}
+    path.write_text(json.dumps({"cells": [magics] * 12}))
+    start = time.monotonic()
+    with pytest.raises(NotebookError, match="took longer than 3 s to read"):
+        notebook_source(path)
+    assert time.monotonic() - start < 10
+
+
 def test_a_notebook_that_links_elsewhere_is_not_read(tmp_path):
     """Another student's notebook, linked to, is not graded as this one's."""
     other = tmp_path / "classmate.ipynb"

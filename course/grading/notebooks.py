@@ -6,7 +6,9 @@ a line inside brackets that starts with `%` or `!=` is code), its magics and she
 dropped; cells tagged `demo` (cell metadata `tags`) are skipped, so that a notebook grades exactly
 as the same code in a `.py`. The worker runs the cells one by one (`cell_plan`), with the names a
 kernel provides (`course.grading.kernel`): a cell that defines no exercise and fails costs
-nothing, as in Jupyter. The notebook is read as untrusted JSON; nothing of it runs here. Where a
+nothing, as in Jupyter. The notebook is read as untrusted JSON, in a child process bounded in
+time and memory (`notebook_cells`): parsing a crafted file, or IPython's transformer on a cell of
+thousands of magics, could otherwise hold the grader itself; nothing of it runs. Where a
 lab's folder holds both forms (the students' labs/ does, as released) the one holding the
 student's work is graded (`graded_form`).
 """
@@ -16,10 +18,15 @@ from __future__ import annotations
 import ast
 import json
 import re
+import resource
+import subprocess
+import sys
 from pathlib import Path
 from typing import Sequence
 
-MAX_BYTES = 50 << 20  # a lab's notebook with its outputs; far more than any honest one
+from course.grading.protocol import LIMITS
+
+MAX_BYTES = 20 << 20  # a lab's notebook with its outputs; far more than any honest one
 
 
 class NotebookError(ValueError):
@@ -68,17 +75,58 @@ def python_of_cell(text: str) -> str:
 
 
 def notebook_cells(path: Path) -> list[str]:
-    """The Python of each graded code cell of the notebook at `path`, in order."""
+    """The Python of each graded code cell of the notebook at `path`, in order, read by a child
+    process that may take `LIMITS.notebook_seconds` and `LIMITS.notebook_memory` bytes."""
     name = path.name
     if path.is_symlink():  # it is read by the grader, which may read other students' files
         raise NotebookError(f"{name} is a symbolic link: hand in the notebook itself")
     try:
         if path.stat().st_size > MAX_BYTES:
             raise NotebookError(f"{name} is larger than {MAX_BYTES >> 20} MB: clear its outputs")
+    except OSError as error:
+        raise NotebookError(f"{name} cannot be read ({error})") from None
+    seconds = LIMITS.notebook_seconds
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "course.grading.notebooks", str(path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=seconds,
+            preexec_fn=_bounded,
+        )
+    except subprocess.TimeoutExpired:
+        raise NotebookError(
+            f"{name} took longer than {seconds:g} s to read: save it again from Jupyter or Colab,"
+            " with fewer % and ! lines"
+        ) from None
+    if child.returncode == 0:
+        return json.loads(child.stdout)
+    if child.returncode == _REFUSED:
+        raise NotebookError(child.stdout.decode(errors="replace"))
+    raise NotebookError(
+        f"{name} is too large or too deeply nested to read within"
+        f" {LIMITS.notebook_memory >> 20} MB: save it again from Jupyter or Colab, outputs cleared"
+    )
+
+
+_REFUSED = 3  # the child's exit status for a notebook it read and refused (its message on stdout)
+
+
+def _bounded() -> None:
+    """In the reading child, before it starts: its limits."""
+    resource.setrlimit(resource.RLIMIT_AS, (LIMITS.notebook_memory,) * 2)
+    cpu = int(LIMITS.notebook_seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+
+def _read_cells(path: Path) -> list[str]:
+    """What `notebook_cells` reads, in the bounded child."""
+    name = path.name
+    try:
         notebook = json.loads(path.read_bytes())
     except (OSError, UnicodeDecodeError) as error:
         raise NotebookError(f"{name} cannot be read ({error})") from None
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise NotebookError(
             f"{name} is not a valid notebook ({error}): save it again from Jupyter or Colab"
         ) from None
@@ -186,3 +234,18 @@ def graded_form(python: str, notebook: str, exercises: Sequence[str]) -> str | N
     if untouched(python, exercises):
         return "ipynb"
     return None
+
+
+def _main(path: str) -> int:
+    """The reading child: the cells as JSON on stdout, or a refusal's message."""
+    try:
+        cells = _read_cells(Path(path))
+    except NotebookError as error:
+        sys.stdout.write(str(error))
+        return _REFUSED
+    sys.stdout.write(json.dumps(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1]))

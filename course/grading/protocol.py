@@ -33,6 +33,10 @@ class Limits:
 
     call_timeout: float = 30.0  # one call of student code; the solutions' take well under 2 s
     import_timeout: float = 60.0  # importing one lab file, after TensorFlow has started
+    # Reading a notebook and turning its cells into Python, in a child process of its own:
+    # an honest one takes well under a second.
+    notebook_seconds: float = 20.0
+    notebook_memory: int = 256 << 20  # that child's address space
     wall_limit: float = 300.0  # one lab of one submission, everything included
     # Starting a worker (TensorFlow's import): generous, two graders on two busy cores are slow.
     tensorflow_start: float = 180.0
