@@ -172,7 +172,15 @@ def batch(tmp_path_factory):
     }
 
 
-@pytest.mark.parametrize("name", list(hostile.CASES))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=case.open))
+        if case.open
+        else name
+        for name, case in hostile.CASES.items()
+    ],
+)
 def test_hostile_submission_gets_what_its_honest_part_earns(batch, name):
     case = hostile.CASES[name]
     data, row = batch["json"][name], batch["csv"][batch["names"][name]]
