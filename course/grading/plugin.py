@@ -140,13 +140,15 @@ class GradingRun:
     """The plugin's state for one pytest run, in one object under `config.stash[RUN]` (as
     pytest's junitxml keeps its own): the verdict file, the running workers by role ("lab",
     "judge", "variants"), when each lab's grading started, the labs that ran past their wall
-    limit, and the folder where notebooks are written out as .py files."""
+    limit, the folder where notebooks are written out as .py files, and the labs graded with
+    their hidden checks."""
 
     results: IO[str] | None = None
     workers: dict[str, Submission] = field(default_factory=dict)
     started: dict[str, float] = field(default_factory=dict)  # lab -> time.monotonic()
     over_limit: set[str] = field(default_factory=set)
     notebooks: Path | None = None
+    hidden: set[str] = field(default_factory=set)  # the labs whose hidden checks this run has
 
     def emit(self, event: Event) -> None:
         """Writes one verdict record, at once (a run cut short loses nothing written)."""
@@ -261,6 +263,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             counters[key] = counters.get(key, 0) + 1
             item.stash[_INFO] = grade_info(item, counters[key])
             tests.append(item.stash[_INFO])
+            if item.stash[_INFO].hidden:
+                session.config.stash[RUN].hidden.add(item.module.LAB)
     _emit(session.config, Collected(tuple(tests)))
 
 
@@ -361,7 +365,10 @@ def judge(request: pytest.FixtureRequest) -> Submission:
         run.started[lab_key] = time.monotonic()
         _emit(config, Started(lab_key))
     solution_file = _solutions(config) / registry.LABS[lab_key].file
-    reference = solution_file if solution_file.is_file() else None
+    # Only hidden checks use the reference: a run of the public ones alone (`course check`)
+    # neither imports it nor shows it to the judge.
+    wanted = lab_key in run.hidden and solution_file.is_file()
+    reference = solution_file if wanted else None
     workers = _workers(config)
     if "judge" not in workers:
         workers["judge"] = Submission(
@@ -374,6 +381,7 @@ def judge(request: pytest.FixtureRequest) -> Submission:
     elif workers["judge"].lab_file != reference:
         workers["judge"].retarget(reference)
     workers["judge"].start()
+    workers["judge"].preload()  # the reference is imported while the student's lab starts
     return workers["judge"]
 
 

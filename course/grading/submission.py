@@ -198,6 +198,7 @@ class Submission:
         self.deadline = time.monotonic() + wall_limit if wall_limit else None
         self._ready = False  # TensorFlow has started in the worker
         self._loaded: Path | None = None  # the lab file the worker has imported
+        self._preloading: Path | None = None  # a judge's lab file whose import reply is unread
         # A student's worker grades each lab in a child forked for it (`worker.zygote`), ordered
         # over a channel of its own that the child cannot reach.
         self._orders: int | None = None
@@ -283,7 +284,7 @@ class Submission:
         if self.hidden_outputs is not None:
             self.hidden_outputs.append(Printed())
             self.output.hide(self.hidden_outputs[-1])
-        self._ready, self._loaded = False, None
+        self._ready, self._loaded, self._preloading = False, None, None
 
     def _ensure_started(self) -> None:
         loading = self.lab_file is not None and self._loaded != self.lab_file
@@ -310,7 +311,7 @@ class Submission:
             self.stop()
             self._ensure_started()
 
-    def _load(self) -> None:
+    def _send_load(self) -> None:
         self.sandbox.show(self.lab_file)  # this lab's file alone: the last lab's child has ended
         try:
             if self._orders is not None:
@@ -320,11 +321,37 @@ class Submission:
             write_message(self._request, load.to_wire())
         except OSError:
             pass  # the worker died; _receive says how
+
+    def _load(self) -> None:
+        if self._preloading != self.lab_file:
+            self._send_load()
+        self._preloading = None
         reply = self._receive(self.import_timeout, f"importing {self.name}")
         if reply.kind is ReplyKind.IMPORT_ERROR:
             self._discard_lab()  # what ran of the file stays in its process: it ends
         self._imported(reply)
         self._loaded = self.lab_file
+
+    def preload(self) -> None:
+        """A judge's import of its lab file (the reference solution), sent now and its reply read
+        on first use: the judge imports it while the student's lab starts, rather than when a
+        check first needs it."""
+        if not self.trusted or self.lab_file is None or self._loaded == self.lab_file:
+            return
+        self.start()
+        if self._preloading != self.lab_file:
+            self._send_load()
+            self._preloading = self.lab_file
+
+    def _settle_preload(self) -> None:
+        """Reads the reply to a `preload` that no check used, before the judge moves on (its
+        replies come in order); a judge that fails there is replaced by a fresh one."""
+        if self._preloading is None or self._preloading != self.lab_file:
+            return
+        try:
+            self._ensure_started()
+        except (StudentCodeError, GraderError):
+            self.stop()
 
     def retarget(
         self,
@@ -337,6 +364,7 @@ class Submission:
         of the same lab. Its wall limit starts now. The worker imports it on first use, if it is
         still running and its sandbox shows the file; else (a worker stopped after a crash, a hang,
         a failed import or a forbidden act) the next call starts a fresh one."""
+        self._settle_preload()
         self.lab_file = Path(lab_file) if lab_file is not None else None
         self.lab_key = self.lab_key if lab_key is None else lab_key
         self.exercises = self.exercises if exercises is None else tuple(exercises)
@@ -529,7 +557,7 @@ class Submission:
         self.process.wait()
         self._close_channels()
         self.process = None
-        self._ready, self._loaded = False, None
+        self._ready, self._loaded, self._preloading = False, None, None
         if self.sandbox is not None:
             self.sandbox.close()
             self.sandbox = None
