@@ -294,3 +294,24 @@ def test_an_error_may_leave_out_its_optional_fields():
     assert Reply.from_wire({"error": {"type": "RuntimeError", "message": "m"}}).error == (
         ReplyError("RuntimeError", "m", (), None, False)
     )
+
+
+@pytest.mark.parametrize("index", [True, -1, 1, 1.0, "0"])
+def test_an_array_index_that_names_no_array_is_refused(index):
+    """A reply's `{"__array__": i}` must name one of the arrays that came with it, by an int
+    (JSON's true is an int to Python, and -1 would take the last one)."""
+    from course.grading.codec import CodecError
+
+    data = encode({"value": np.zeros(2)})
+    length = int.from_bytes(data[:8], "little")
+    document = json.loads(data[8 : 8 + length])
+    document["__dict__"]["value"]["__array__"] = index
+    header = json.dumps(document).encode()
+    forged = len(header).to_bytes(8, "little") + header + data[8 + length :]
+    with pytest.raises(CodecError):
+        decode(forged)
+
+
+def test_an_exception_class_name_is_one_line():
+    error = ReplyError.from_wire({"type": "Weird\n1.1 passed 4/4", "message": "m"})
+    assert "\n" not in error.type

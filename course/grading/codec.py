@@ -103,7 +103,10 @@ def decode(data: bytes, tensor=None) -> Any:
         if not isinstance(value, dict):
             return value
         if "__array__" in value:
-            return arrays[value["__array__"]]
+            index = value["__array__"]
+            if type(index) is not int or not 0 <= index < len(arrays):  # True is an int too
+                raise CodecError("an array index that names no array")
+            return arrays[index]
         if "__tensor__" in value:
             array = walk(value["__tensor__"])
             return tensor(array, value["dtype"]) if tensor else AsTensor(array, value["dtype"])

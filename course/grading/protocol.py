@@ -448,7 +448,8 @@ class ReplyError:
         if not all(isinstance(line, str) for line in where):
             raise ProtocolError("an error's lines are not strings")
         return cls(
-            _field(message, "type", str),
+            # A class name is one line of the report: a lab may name its exception anything.
+            printable(_field(message, "type", str)[:200]),
             _field(message, "message", str),
             tuple(where),
             _field(message, "function", (str, _NONE)),

@@ -116,7 +116,10 @@ def describe(error: BaseException, lab_file: str) -> ReplyError:
     ]
     if isinstance(error, SyntaxError) and error.filename == lab_file:
         where = [f"{Path(lab_file).name} line {error.lineno}: {(error.text or '').strip()}"]
-    message = str(error)[:2000]
+    try:
+        message = str(error)[:2000]
+    except Exception:  # noqa: BLE001  (a lab's exception whose __str__ itself raises)
+        message = "(its message could not be read)"
     missing = (getattr(error, "name", None) or "").split(".")[0]
     if isinstance(error, ModuleNotFoundError) and missing in _lab_modules():
         message = (
@@ -353,7 +356,21 @@ def serve(
             reply = Reply(ReplyKind.ERROR, error=describe(error, lab_file))
         if isinstance(request, Load) and reply.kind is ReplyKind.ERROR:
             reply = replace(reply, kind=ReplyKind.IMPORT_ERROR)
-        write_message(reply_fd, replace(reply, violations=tuple(tripwire.violations)).to_wire())
+        violations = tuple(tripwire.violations)
+        try:
+            wire = replace(reply, violations=violations).to_wire()
+            write_message(reply_fd, wire)
+        except Exception as error:  # noqa: BLE001  (encoded whole before a byte is written)
+            # What the lab returned is no value the channel carries (an object array, a
+            # generator, a list nested past the recursion limit): its check fails, not the lab.
+            unsendable = ReplyError(
+                "TypeError",
+                f"what it returned cannot be sent to the grader ({type(error).__name__}: "
+                f"{str(error)[:300]}); return NumPy arrays, tensors, numbers, strings, lists,"
+                " tuples, dicts or Keras models",
+            )
+            failed = Reply(ReplyKind.ERROR, error=unsendable, violations=violations)
+            write_message(reply_fd, failed.to_wire())
 
 
 def start_judge() -> None:
