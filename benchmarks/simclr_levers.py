@@ -24,7 +24,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from lab3_ablation import table
+from lab3_ablation import _accuracies, table
 
 RECIPES = {
     # (Options fields, SimCLR batch): the paper's CIFAR-10 temperature is 0.5 at batch 1,024;
@@ -76,10 +76,6 @@ def measure(data: str, seeds: list[int], recipes: list[str]) -> list[dict]:
                     runner.run(ROWS[name])
                     record(seed=seed, recipe=recipe, row=name, **_accuracies(runner.rows[name]))
     return results
-
-
-def _accuracies(row: dict) -> dict:
-    return {"accuracy": row["accuracy"], "final_accuracy": row["final_accuracy"]}
 
 
 def main() -> None:
